@@ -1,0 +1,274 @@
+"""The reference explicit-state checker: breadth-first search over concrete states.
+
+States are tuples of ints; the visited set maps each state to its discovery index, and
+parent pointers (the discovering state and action instance) rebuild counterexamples. A
+state's parent is the first state that discovered it, states are expanded in discovery
+order and action instances in the IR's documented order, so the counterexample to each
+property is the shortest one, and the same one every BFS engine returns.
+
+One run gives a verdict for every property: a state that violates an invariant is still
+expanded, and exploration goes on until the space is exhausted (unless ``first`` asks to
+stop at the first violation, as TLC does by default). A run stopped by a limit or by
+Ctrl-C reports what it explored and never reports a pass.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from array import array
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from .errors import ModelRuntimeError
+from .evaluate import Evaluator
+from .ir import IR, Property
+from .result import DEADLOCK, ActionCoverage, CheckResult, PropertyResult, Step, Trace
+
+__all__ = ["Options", "Progress", "explore", "TEMPORAL_KINDS"]
+
+TEMPORAL_KINDS = ("eventually", "eventually_always", "always_eventually", "leads_to")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to explore (limits and choices); see :class:`kubecheck.builder.Checker`."""
+
+    properties: tuple[str, ...] | None = None   # None: every property
+    first: bool = False                         # stop at the first violation
+    max_states: int | None = None
+    max_depth: int | None = None
+    time_limit: float | None = None             # seconds
+    max_memory: int | None = None               # MiB of resident memory (peak)
+    check_deadlock: bool | None = None          # None: as the model says
+
+
+@dataclass
+class Progress:
+    """A snapshot for progress reporting."""
+
+    distinct: int
+    total: int
+    queue: int
+    depth: int
+    seconds: float
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+class _Stop(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def selected_properties(ir: IR, names: Sequence[str] | None) -> list[Property]:
+    if names is None:
+        return list(ir.properties)
+    by = {p.name: p for p in ir.properties}
+    return [by[n] for n in names if n in by]
+
+
+def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = None,
+            successors: Any = None) -> CheckResult:
+    """Explore the model's reachable states breadth-first and check its properties.
+
+    ``successors`` is an object with ``instances`` (a list of (action index, values)) and
+    ``generate(state) -> list[(instance, successor)]``; by default the compiled Python
+    successor function of :mod:`kubecheck.pycompile`, checked against the reference
+    evaluator in the test suite.
+    """
+    ev = Evaluator(ir)
+    if successors is None:
+        from .pycompile import compile_successors
+        successors = compile_successors(ir)
+    instances = successors.instances
+    props = selected_properties(ir, options.properties)
+    invariants = [p for p in props if p.kind == "always"]
+    goals = [p for p in props if p.kind == "sometimes"]
+    steps = [p for p in props if p.kind == "step"]
+    temporal = [p for p in props if p.kind in TEMPORAL_KINDS]
+    check_deadlock = ir.check_deadlock if options.check_deadlock is None else options.check_deadlock
+    if options.properties is not None and DEADLOCK not in options.properties:
+        check_deadlock = False
+
+    results: dict[str, PropertyResult] = {}
+    for p in props:
+        results[p.name] = PropertyResult(p.name, p.kind, "unknown")
+    if check_deadlock:
+        results[DEADLOCK] = PropertyResult(DEADLOCK, "deadlock", "unknown")
+    warnings: list[str] = []
+    for p in temporal:
+        results[p.name].verdict = "not_checked"
+        warnings.append(f"property `{p.name}` ({p.kind}) is temporal; the explicit engine checks safety "
+                        "properties only, so it was not checked.")
+
+    coverage = [ActionCoverage(a.name, a.component, a.kind) for a in ir.actions]
+    inst_action = [ai for ai, _ in instances]
+
+    states: list[tuple[int, ...]] = []
+    index: dict[tuple[int, ...], int] = {}
+    parent = array("q")
+    via = array("q")
+    level_starts = [0]
+    total = 0
+    open_inv = list(invariants)
+    open_goals = list(goals)
+    open_steps = list(steps)
+
+    def trace_to(i: int, extra: tuple[int, tuple[int, ...]] | None = None, name: str | None = None) -> Trace:
+        chain = []
+        while i >= 0:
+            chain.append(i)
+            i = parent[i]
+        chain.reverse()
+        out = []
+        for k in chain:
+            inst = via[k]
+            if inst < 0:
+                out.append(Step(None, (), states[k]))
+            else:
+                ai, vals = instances[inst]
+                a = ir.actions[ai]
+                out.append(Step(a.name, tuple(zip(a.param_names(), vals)), states[k]))
+        if extra is not None:
+            ai, vals = instances[extra[0]]
+            a = ir.actions[ai]
+            out.append(Step(a.name, tuple(zip(a.param_names(), vals)), extra[1]))
+        return Trace(ir.model, dict(ir.config), tuple(out), name)
+
+    def violated(name: str, tr: Trace) -> None:
+        r = results[name]
+        r.verdict = "violated"
+        r.counterexample = tr
+        if options.first:
+            raise _Stop("first_violation")
+
+    def check_state(i: int) -> None:
+        st = states[i]
+        for p in list(open_inv):
+            if not ev.holds(p, st):
+                open_inv.remove(p)
+                violated(p.name, trace_to(i, name=p.name))
+        for p in list(open_goals):
+            if ev.holds(p, st):
+                open_goals.remove(p)
+                results[p.name].verdict = "holds"
+                results[p.name].counterexample = None
+                results[p.name].note = f"witness: {len(trace_to(i).steps) - 1} steps"
+
+    def add(st: tuple[int, ...], par: int, inst: int) -> int | None:
+        if st in index:
+            return None
+        if ir.constraints and not all(ev.satisfies(c, st) for c in ir.constraints):
+            return None
+        i = len(states)
+        states.append(st)
+        index[st] = i
+        parent.append(par)
+        via.append(inst)
+        check_state(i)
+        return i
+
+    t0 = time.perf_counter()
+    stopped = "complete"
+    last_report = t0
+    i = 0
+    try:
+        for st in ev.initial_states():
+            total += 1
+            add(st, -1, -1)
+            if options.max_states is not None and len(states) >= options.max_states:
+                raise _Stop("max_states")
+        level_starts.append(len(states))
+        level = 0
+        while i < len(states):
+            if i == level_starts[-1]:
+                level += 1
+                level_starts.append(len(states))
+            if options.max_depth is not None and level >= options.max_depth:
+                raise _Stop("max_depth")
+            st = states[i]
+            succ = successors.generate(st)
+            if not succ and check_deadlock and results[DEADLOCK].verdict == "unknown":
+                violated(DEADLOCK, trace_to(i, name=DEADLOCK))
+            for inst, t in succ:
+                total += 1
+                coverage[inst_action[inst]].fired += 1
+                for p in list(open_steps):
+                    if not ev.holds(p, st, t):
+                        open_steps.remove(p)
+                        violated(p.name, trace_to(i, (inst, t), p.name))
+                j = add(t, i, inst)
+                if j is not None:
+                    coverage[inst_action[inst]].new_states += 1
+                    if options.max_states is not None and len(states) >= options.max_states:
+                        i += 1
+                        raise _Stop("max_states")
+            i += 1
+            if i & 1023 == 0:
+                now = time.perf_counter()
+                if options.time_limit is not None and now - t0 >= options.time_limit:
+                    raise _Stop("time_limit")
+                if options.max_memory is not None and _rss_mib() >= options.max_memory:
+                    raise _Stop("max_memory")
+                if progress is not None and now - last_report >= 1.0:
+                    last_report = now
+                    progress(Progress(len(states), total, len(states) - i, level, now - t0))
+    except _Stop as stop:
+        stopped = stop.reason
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+    except ModelRuntimeError as err:
+        if err.trace is None:
+            err.trace = trace_to(i) if i < len(states) else None
+        raise
+    seconds = time.perf_counter() - t0
+
+    # Levels: the initial states are level 0; depth counts the levels explored.
+    depth = _levels(level_starts, len(states))
+    complete = stopped == "complete"
+    for name, r in results.items():
+        if r.verdict != "unknown":
+            continue
+        if complete:
+            r.verdict = "holds"
+            if r.kind == "sometimes":
+                r.verdict = "violated"
+                r.note = "no reachable state satisfies it"
+    if complete:
+        for c in coverage:
+            if c.fired == 0:
+                warnings.append(f"action `{c.name}` never fired: its guard is false in every reachable state "
+                                "(usually a spec bug).")
+    return CheckResult(ir.model, dict(ir.config), "explicit", stopped, len(states), total, depth, seconds,
+                       coverage, results, warnings, {"processed": i})
+
+
+def _levels(level_starts: list[int], n: int) -> int:
+    starts = sorted(set(s for s in level_starts if s < n))
+    return len(starts)
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class EvaluatorSuccessors:
+    """Successors computed by the reference evaluator (slow; the definition)."""
+
+    def __init__(self, ir: IR) -> None:
+        self.ev = Evaluator(ir)
+        self.instances = [(ai, vals) for ai, _, vals in self.ev.instances()]
+        self._acts = [(k, ir.actions[ai], vals) for k, (ai, vals) in enumerate(self.instances)]
+
+    def generate(self, state: tuple[int, ...]) -> list[tuple[int, tuple[int, ...]]]:
+        out = []
+        for k, a, vals in self._acts:
+            try:
+                t = self.ev.successor(a, state, vals)
+            except ModelRuntimeError:
+                raise
+            if t is not None:
+                out.append((k, t))
+        return out

@@ -1,0 +1,1 @@
+"""The Kubernetes control plane as a kubecheck spec, plus the example models."""
