@@ -80,8 +80,7 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
     """
     ev = Evaluator(ir)
     if successors is None:
-        from .pycompile import compile_successors
-        successors = compile_successors(ir)
+        successors = default_successors(ir)
     instances = successors.instances
     props = selected_properties(ir, options.properties)
     invariants = [p for p in props if p.kind == "always"]
@@ -252,6 +251,15 @@ def _levels(level_starts: list[int], n: int) -> int:
 
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def default_successors(ir: IR) -> Any:
+    """The compiled successor function where available, else the reference evaluator."""
+    try:
+        from .pycompile import compile_successors
+    except ImportError:
+        return EvaluatorSuccessors(ir)
+    return compile_successors(ir)
 
 
 class EvaluatorSuccessors:

@@ -1,0 +1,90 @@
+"""The checker builder: how to explore a model (engine, limits, properties).
+
+The model says what the system is; the builder says how to explore it; ``run()`` returns
+a :class:`~kubecheck.result.CheckResult` that says what was found. Each option returns a
+new builder, so a configured builder can be reused::
+
+    result = ReplicaSetAnchor(pods=4).checker().max_states(10**6).first().run()
+    print(result.stopped_by, result.distinct_states)
+    result.properties["no_over_provision"].verdict    # "violated"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from .errors import ConfigError
+from .explicit import Options, ProgressFn, explore
+from .result import DEADLOCK, CheckResult
+
+__all__ = ["Checker", "ENGINES"]
+
+ENGINES = ("explicit",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Checker:
+    """A builder of checks for one model instance. Start with ``model.checker()``."""
+
+    model: Any
+    engine_name: str = "explicit"
+    options: Options = Options()
+    progress_fn: ProgressFn | None = None
+
+    def _with(self, **kw: Any) -> "Checker":
+        return dataclasses.replace(self, options=dataclasses.replace(self.options, **kw))
+
+    def engine(self, name: str) -> "Checker":
+        """Pick the engine: ``"explicit"`` (the reference BFS)."""
+        if name not in ENGINES:
+            raise ConfigError(f"unknown engine {name!r}; available: {', '.join(ENGINES)}.")
+        return dataclasses.replace(self, engine_name=name)
+
+    def max_states(self, n: int | None) -> "Checker":
+        """Stop after ``n`` distinct states."""
+        return self._with(max_states=_positive("max_states", n))
+
+    def max_depth(self, n: int | None) -> "Checker":
+        """Explore at most ``n`` BFS levels (the initial states are the first level)."""
+        return self._with(max_depth=_positive("max_depth", n))
+
+    def time_limit(self, seconds: float | None) -> "Checker":
+        """Stop after ``seconds`` of exploration."""
+        return self._with(time_limit=_positive("time_limit", seconds))
+
+    def max_memory(self, mib: int | None) -> "Checker":
+        """Stop when the process's resident memory reaches ``mib`` MiB."""
+        return self._with(max_memory=_positive("max_memory", mib))
+
+    def first(self, on: bool = True) -> "Checker":
+        """Stop at the first violation (TLC's default) instead of deciding every property."""
+        return self._with(first=on)
+
+    def properties(self, *names: str) -> "Checker":
+        """Check only the named properties (``deadlock_free`` names deadlock freedom)."""
+        ir = self.model.ir
+        known = [p.name for p in ir.properties] + ([DEADLOCK] if ir.check_deadlock else [])
+        for n in names:
+            if n not in known:
+                raise ConfigError(f"model `{ir.model}` has no property `{n}`; its properties are: "
+                                  f"{', '.join(known)}.")
+        return self._with(properties=tuple(names) if names else None)
+
+    def deadlock(self, on: bool) -> "Checker":
+        """Check (or do not check) for deadlocks, overriding the model."""
+        return self._with(check_deadlock=on)
+
+    def progress(self, fn: ProgressFn | None) -> "Checker":
+        """Call ``fn(Progress)`` about once a second while exploring."""
+        return dataclasses.replace(self, progress_fn=fn)
+
+    def run(self) -> CheckResult:
+        """Explore and return what was found."""
+        return explore(self.model.ir, self.options, self.progress_fn)
+
+
+def _positive(name: str, v: Any) -> Any:
+    if v is not None and v <= 0:
+        raise ConfigError(f"`{name}` must be positive; got {v}.")
+    return v
