@@ -82,6 +82,7 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
     if successors is None:
         successors = default_successors(ir)
     instances = successors.instances
+    holds = getattr(successors, "holds", ev.holds)
     props = selected_properties(ir, options.properties)
     invariants = [p for p in props if p.kind == "always"]
     goals = [p for p in props if p.kind == "sometimes"]
@@ -103,7 +104,10 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
                         "properties only, so it was not checked.")
 
     coverage = [ActionCoverage(a.name, a.component, a.kind) for a in ir.actions]
-    inst_action = [ai for ai, _ in instances]
+    fired = [0] * len(instances)      # transitions per action instance
+    found = [0] * len(instances)      # new states per action instance
+    constraints = ir.constraints
+    max_states = options.max_states
 
     states: list[tuple[int, ...]] = []
     index: dict[tuple[int, ...], int] = {}
@@ -146,28 +150,24 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
     def check_state(i: int) -> None:
         st = states[i]
         for p in list(open_inv):
-            if not ev.holds(p, st):
+            if not holds(p, st):
                 open_inv.remove(p)
                 violated(p.name, trace_to(i, name=p.name))
         for p in list(open_goals):
-            if ev.holds(p, st):
+            if holds(p, st):
                 open_goals.remove(p)
                 results[p.name].verdict = "holds"
                 results[p.name].counterexample = None
                 results[p.name].note = f"witness: {len(trace_to(i).steps) - 1} steps"
 
-    def add(st: tuple[int, ...], par: int, inst: int) -> int | None:
-        if st in index:
-            return None
-        if ir.constraints and not all(ev.satisfies(c, st) for c in ir.constraints):
-            return None
-        i = len(states)
+    def add_initial(st: tuple[int, ...]) -> None:
+        if st in index or (constraints and not all(ev.satisfies(c, st) for c in constraints)):
+            return
         states.append(st)
-        index[st] = i
-        parent.append(par)
-        via.append(inst)
-        check_state(i)
-        return i
+        index[st] = len(states) - 1
+        parent.append(-1)
+        via.append(-1)
+        check_state(len(states) - 1)
 
     t0 = time.perf_counter()
     stopped = "complete"
@@ -176,7 +176,7 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
     try:
         for st in ev.initial_states():
             total += 1
-            add(st, -1, -1)
+            add_initial(st)
             if options.max_states is not None and len(states) >= options.max_states:
                 raise _Stop("max_states")
         level_starts.append(len(states))
@@ -193,17 +193,27 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
                 violated(DEADLOCK, trace_to(i, name=DEADLOCK))
             for inst, t in succ:
                 total += 1
-                coverage[inst_action[inst]].fired += 1
-                for p in list(open_steps):
-                    if not ev.holds(p, st, t):
-                        open_steps.remove(p)
-                        violated(p.name, trace_to(i, (inst, t), p.name))
-                j = add(t, i, inst)
-                if j is not None:
-                    coverage[inst_action[inst]].new_states += 1
-                    if options.max_states is not None and len(states) >= options.max_states:
-                        i += 1
-                        raise _Stop("max_states")
+                fired[inst] += 1
+                if open_steps:
+                    for p in list(open_steps):
+                        if not holds(p, st, t):
+                            open_steps.remove(p)
+                            violated(p.name, trace_to(i, (inst, t), p.name))
+                if t in index:
+                    continue
+                if constraints and not all(ev.satisfies(c, t) for c in constraints):
+                    continue
+                j = len(states)
+                states.append(t)
+                index[t] = j
+                parent.append(i)
+                via.append(inst)
+                found[inst] += 1
+                if open_inv or open_goals:
+                    check_state(j)
+                if max_states is not None and j + 1 >= max_states:
+                    i += 1
+                    raise _Stop("max_states")
             i += 1
             if i & 1023 == 0:
                 now = time.perf_counter()
@@ -223,6 +233,9 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
             err.trace = trace_to(i) if i < len(states) else None
         raise
     seconds = time.perf_counter() - t0
+    for k, (ai, _) in enumerate(instances):
+        coverage[ai].fired += fired[k]
+        coverage[ai].new_states += found[k]
 
     # Levels: the initial states are level 0; depth counts the levels explored.
     depth = _levels(level_starts, len(states))
