@@ -823,7 +823,7 @@ def _build(model: Model) -> IR:
             seen_names.add(mname)
             properties.append(_trace_property(model, builder, value, values))
     if not actions:
-        raise SpecError(f"model `{name}` ({_short(inspect.getsourcefile(cls) or '?')}) declares no actions; "
+        raise SpecError(f"model `{name}` ({_class_file(cls)}) declares no actions; "
                         "add at least one method decorated with @action.")
     components: dict[str, tuple[str, ...] | None] = {}
     for klass in reversed(cls.__mro__):
@@ -831,7 +831,15 @@ def _build(model: Model) -> IR:
             components[klass.component_name()] = klass.__dict__.get("owns")
     return IR(name, dict(values), tuple(variables), tuple(leaves), width, init_choices, tuple(init_conditions),
               tuple(actions), tuple(properties), tuple(constraints), bool(getattr(cls, "check_deadlock", True)),
-              components, _short(inspect.getsourcefile(cls) or "?"))
+              components, _class_file(cls))
+
+
+def _class_file(cls: type) -> str:
+    """The file a model class is defined in (``<interactive>`` when it has none)."""
+    try:
+        return _short(inspect.getsourcefile(cls) or "<interactive>")
+    except (OSError, TypeError):
+        return "<interactive>"
 
 
 def _trace_action(model: Model, builder: _Builder, decl: ActionDecl, owner: type, values: dict[str, Any]) -> Action:
