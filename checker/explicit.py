@@ -148,6 +148,14 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
             raise _Stop("first_violation")
 
     def check_state(i: int) -> None:
+        try:
+            _check_state(i)
+        except ModelRuntimeError as err:
+            if err.trace is None:
+                err.trace = trace_to(i)
+            raise
+
+    def _check_state(i: int) -> None:
         st = states[i]
         for p in list(open_inv):
             if not holds(p, st):
@@ -181,12 +189,16 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
                 raise _Stop("max_states")
         level_starts.append(len(states))
         level = 0
+        max_depth = options.max_depth
+        last_level = max_depth is not None and max_depth <= 1
+        truncated = False
         while i < len(states):
             if i == level_starts[-1]:
                 level += 1
                 level_starts.append(len(states))
-            if options.max_depth is not None and level >= options.max_depth:
-                raise _Stop("max_depth")
+                # The last allowed level is still expanded (to know whether anything lies
+                # beyond it), but nothing new past it is stored.
+                last_level = max_depth is not None and level + 1 >= max_depth
             st = states[i]
             succ = successors.generate(st)
             if not succ and check_deadlock and results[DEADLOCK].verdict == "unknown":
@@ -202,6 +214,9 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
                 if t in index:
                     continue
                 if constraints and not all(ev.satisfies(c, t) for c in constraints):
+                    continue
+                if last_level:
+                    truncated = True
                     continue
                 j = len(states)
                 states.append(t)
@@ -224,6 +239,8 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
                 if progress is not None and now - last_report >= 1.0:
                     last_report = now
                     progress(Progress(len(states), total, len(states) - i, level, now - t0))
+        if truncated:
+            stopped = "max_depth"
     except _Stop as stop:
         stopped = stop.reason
     except KeyboardInterrupt:
