@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import os
 import re
 from typing import Any, Callable
 
@@ -835,11 +836,23 @@ def _build(model: Model) -> IR:
 
 
 def _class_file(cls: type) -> str:
-    """The file a model class is defined in (``<interactive>`` when it has none)."""
+    """The file a model class is defined in, independent of the working directory.
+
+    Relative to the project root for the project's own files (``spec/replicaset_anchor.py``),
+    absolute otherwise, ``<interactive>`` when there is none: traces record it, and the
+    same run must write the same bytes wherever it is started.
+    """
     try:
-        return _short(inspect.getsourcefile(cls) or "<interactive>")
+        path = inspect.getsourcefile(cls)
     except (OSError, TypeError):
+        path = None
+    if path is None:
         return "<interactive>"
+    path = os.path.abspath(path)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if path.startswith(root + os.sep):
+        return os.path.relpath(path, root)
+    return path
 
 
 def _trace_action(model: Model, builder: _Builder, decl: ActionDecl, owner: type, values: dict[str, Any]) -> Action:
