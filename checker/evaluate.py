@@ -16,6 +16,7 @@ from typing import Any, Iterator, Sequence
 from .errors import ModelRuntimeError
 from .expr import Expr, show
 from .ir import IR, Action, Property
+from .types import OptionType
 
 __all__ = ["UNDEF", "Evaluator"]
 
@@ -144,9 +145,13 @@ class Evaluator:
         return dict(zip(a.param_names(), vals))
 
     def enabled(self, a: Action, state: Sequence[int], vals: tuple[int, ...]) -> bool:
-        g = self.eval(a.guard, state, self.params(a, vals))
+        params = self.params(a, vals)
+        g = self.eval(a.guard, state, params)
         if g is UNDEF:
-            raise ModelRuntimeError(self._undef_msg(a, vals, "its guard", a.guard, a.source))
+            # Name the require(...) whose value is undefined, and the read that makes it so.
+            for cond, source in a.requires or ((a.guard, a.source),):
+                if self.eval(cond, state, params) is UNDEF:
+                    raise ModelRuntimeError(self._undef_msg(a, vals, "its guard uses", cond, source, state))
         return bool(g)
 
     def successor(self, a: Action, state: Sequence[int], vals: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -167,8 +172,8 @@ class Evaluator:
                 for ix in u.index:
                     v = self._ev(ix, state, None, params, env)
                     if v is UNDEF:
-                        raise ModelRuntimeError(self._undef_msg(a, vals, f"the index of its write to `{u.leaf}`",
-                                                                ix, u.source))
+                        raise ModelRuntimeError(self._undef_msg(
+                            a, vals, f"the index of its write to `{u.leaf}` uses", ix, u.source, state, env))
                     idx.append(v)
                 pos = leaf.position(tuple(idx))
                 if pos is None:
@@ -178,8 +183,8 @@ class Evaluator:
                         f"({', '.join(d.describe() for d in leaf.dims)}); guard the write with require(...).")
                 value = self._ev(u.value, state, None, params, env)
                 if value is UNDEF:
-                    raise ModelRuntimeError(self._undef_msg(a, vals, f"the value it writes to `{u.leaf}`",
-                                                            u.value, u.source))
+                    raise ModelRuntimeError(self._undef_msg(
+                        a, vals, f"the value it writes to `{u.leaf}` uses", u.value, u.source, state, env))
                 t = leaf.elem
                 if not (t.lo <= value <= t.hi):
                     raise ModelRuntimeError(
@@ -210,16 +215,16 @@ class Evaluator:
     def holds(self, p: Property, state: Sequence[int], post: Sequence[int] | None = None, which: int = 0) -> bool:
         v = self.eval(p.exprs[which], state, None, post)
         if v is UNDEF:
-            raise ModelRuntimeError(f"{p.source}: property `{p.name}` reads an array outside its domain and "
-                                    f"uses the value ({show(p.exprs[which])}); guard the read, e.g. "
-                                    "`(x != NONE).implies(arr[x])`.")
+            raise ModelRuntimeError(f"{p.source}: property `{p.name}` "
+                                    + self._undef_read(p.exprs[which], state, {}, [], post) + " and uses the value. "
+                                    + self._undef_advice(p.exprs[which], state, {}, [], post))
         return bool(v)
 
     def satisfies(self, e: Expr, state: Sequence[int]) -> bool:
         v = self.eval(e, state)
         if v is UNDEF:
-            raise ModelRuntimeError(f"a state constraint or initial condition reads out of an array's domain "
-                                    f"and uses the value ({show(e)}).")
+            raise ModelRuntimeError(f"a state constraint or initial condition {self._undef_read(e, state, {}, [])} "
+                                    f"and uses the value. {self._undef_advice(e, state, {}, [])}")
         return bool(v)
 
     def initial_states(self) -> list[tuple[int, ...]]:
@@ -248,10 +253,62 @@ class Evaluator:
                 return lf.name + "".join(f"[{i}]" for i in idx)
         raise IndexError(pos)
 
-    def _undef_msg(self, a: Action, vals: tuple[int, ...], what: str, e: Expr, source: str) -> str:
-        return (f"{source}: action `{self.label(a, vals)}` reads an array outside its domain in {what} and uses "
-                f"the value ({show(e)}). Guard the read so it is only used in range, for example "
-                "`(x != NONE).implies(arr[x])` or `when(x == NONE, default, arr[x])`.")
+    def _undef_msg(self, a: Action, vals: tuple[int, ...], what: str, e: Expr, source: str,
+                   state: Sequence[int], bound: list[int] | None = None) -> str:
+        params = self.params(a, vals)
+        env = bound or []
+        return (f"{source}: action `{self.label(a, vals)}` {self._undef_read(e, state, params, env)}, and {what} "
+                f"the value. {self._undef_advice(e, state, params, env)}")
+
+    def _out_of_domain(self, e: Expr, st: Sequence[int], params: dict[str, int], bound: list[int],
+                       post: Sequence[int] | None = None) -> tuple[Expr, int, int] | None:
+        """The innermost read in ``e`` whose own index is out of its domain: (read, index position, value)."""
+        for a in e.args:
+            if e.op == "reduce":
+                b, body = e.args
+                for v in b.type.values():
+                    env = bound[:b.data] + [0] * max(0, b.data - len(bound)) + [v]
+                    hit = self._out_of_domain(body, st, params, env, post)
+                    if hit is not None:
+                        return hit
+                return None
+            hit = self._out_of_domain(a, st, params, bound, post)
+            if hit is not None:
+                return hit
+        if e.op == "read":
+            leaf = self.leaves[e.data[0]]
+            for k, (ix, d) in enumerate(zip(e.args, leaf.dims)):
+                v = self._ev(ix, st, post, params, bound)
+                if v is not UNDEF and not (d.lo <= v <= d.hi):
+                    return e, k, v
+        return None
+
+    def _undef_read(self, e: Expr, st: Sequence[int], params: dict[str, int], bound: list[int],
+                    post: Sequence[int] | None = None) -> str:
+        hit = self._out_of_domain(e, st, params, bound, post)
+        if hit is None:
+            return f"reads an array outside its domain ({show(e)})"
+        read, k, v = hit
+        leaf = self.leaves[read.data[0]]
+        ix = read.args[k]
+        return (f"reads `{show(read)}` with {show(ix)} = {ix.type.show(v)}, outside the domain of "
+                f"`{leaf.name}` ({_domain_text(leaf.dims[k])})")
+
+    def _undef_advice(self, e: Expr, st: Sequence[int], params: dict[str, int], bound: list[int],
+                      post: Sequence[int] | None = None) -> str:
+        hit = self._out_of_domain(e, st, params, bound, post)
+        if hit is not None:
+            read, k, _ = hit
+            ix = read.args[k]
+            if isinstance(ix.type, OptionType):
+                return (f"Guard the read so that it is used only in range, for example "
+                        f"`({show(ix)} != NONE).implies({show(read)})` or "
+                        f"`when({show(ix)} == NONE, default, {show(read)})`.")
+        return "Guard the read so that it is used only in range, with `.implies(...)` or `when(...)`."
+
+
+def _domain_text(t: Any) -> str:
+    return f"{t.show(t.lo)}..{t.show(t.hi)}"
 
 
 _APPLY = {

@@ -34,7 +34,7 @@ from .types import (Bool, BoolType, EnumType, IntType, OptionType, RefType, Scal
 
 __all__ = [
     "Expr", "const", "lift", "when", "implies", "all_of", "any_of", "count", "sum_of",
-    "minimum", "maximum", "ARITH", "COMPARE", "LOGIC", "tracing", "current_trace",
+    "minimum", "maximum", "a_", "ARITH", "COMPARE", "LOGIC", "tracing", "current_trace",
 ]
 
 ARITH = ("add", "sub", "mul", "neg", "min", "max", "floordiv", "mod")
@@ -223,6 +223,15 @@ def _lift2(a: Any, b: Any) -> tuple[Expr, Expr]:
     return ea, eb
 
 
+def a_(word: str) -> str:
+    """``word`` with its indefinite article: "an Int", "a Bool"."""
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
+
+
+def _a_kind(t: ScalarType) -> str:
+    return a_(_kind(t))
+
+
 def _kind(t: ScalarType) -> str:
     if isinstance(t, BoolType):
         return "Bool"
@@ -238,7 +247,7 @@ def _kind(t: ScalarType) -> str:
 def _need_int(op: str, *xs: Expr) -> None:
     for x in xs:
         if not isinstance(x.type, IntType):
-            raise spec_error(f"arithmetic `{op}` needs integers, but an operand is a {_kind(x.type)} ({show(x)}).")
+            raise spec_error(f"arithmetic `{op}` needs integers, but an operand is {_a_kind(x.type)} ({show(x)}).")
 
 
 def _fold(op: str, vals: list[int]) -> int:
@@ -299,6 +308,19 @@ def maximum(a: Any, b: Any) -> Expr:
     return _arith("max", a, b)
 
 
+def _advice(tx: ScalarType, ty: ScalarType) -> str:
+    """What to do instead, for the comparisons people get wrong most often."""
+    for a, b in ((tx, ty), (ty, tx)):
+        if isinstance(a, EnumType) and isinstance(b, IntType):
+            name = a.enum.__name__
+            return (f"; compare {a_(name)} with one of its members, for example `{name}.{a.enum(a.lo).name}`, "
+                    "not with a number.")
+        if isinstance(a, (RefType, OptionType)) and isinstance(b, IntType):
+            return (f"; compare a reference with another reference of {a.domain.name} (a parameter, a variable "
+                    "or NONE), not with a number.")
+    return "."
+
+
 def _comparable(op: str, x: Expr, y: Expr) -> None:
     tx, ty = x.type, y.type
     ok = False
@@ -312,7 +334,7 @@ def _comparable(op: str, x: Expr, y: Expr) -> None:
         ok = tx.domain.name == ty.domain.name and op in ("eq", "ne")
     if not ok:
         what = "compare" if op in ("eq", "ne") else "order"
-        raise spec_error(f"cannot {what} a {_kind(tx)} ({show(x)}) with a {_kind(ty)} ({show(y)}).")
+        raise spec_error(f"cannot {what} {_a_kind(tx)} ({show(x)}) with {_a_kind(ty)} ({show(y)}){_advice(tx, ty)}")
 
 
 def _compare(op: str, a: Any, b: Any) -> Expr:
@@ -329,7 +351,7 @@ def _need_bool(op: str, *xs: Expr) -> None:
     for x in xs:
         if not isinstance(x.type, BoolType):
             sym = {"and": "&", "or": "|", "not": "~", "implies": "implies"}[op]
-            raise spec_error(f"`{sym}` needs Bool operands, but one is a {_kind(x.type)} ({show(x)}). "
+            raise spec_error(f"`{sym}` needs Bool operands, but one is {_a_kind(x.type)} ({show(x)}). "
                              "Note that `&` binds tighter than `==`: write `(a == b) & (c == d)`.")
 
 
@@ -378,8 +400,8 @@ def _join_types(x: Expr, y: Expr) -> ScalarType:
     if isinstance(tx, (RefType, OptionType)) and isinstance(ty, (RefType, OptionType)) \
             and tx.domain.name == ty.domain.name:
         return tx if isinstance(tx, OptionType) else ty
-    raise spec_error(f"the two branches of `when` have different types: a {_kind(tx)} ({show(x)}) and a "
-                     f"{_kind(ty)} ({show(y)}).")
+    raise spec_error(f"the two branches of `when` have different types: {_a_kind(tx)} ({show(x)}) and "
+                     f"{_a_kind(ty)} ({show(y)}).")
 
 
 def when(cond: Any, then: Any, otherwise: Any) -> Expr:
@@ -400,7 +422,7 @@ def when(cond: Any, then: Any, otherwise: Any) -> Expr:
 
 def _need_bool_when(c: Expr) -> None:
     if not isinstance(c.type, BoolType):
-        raise spec_error(f"the condition of `when` must be Bool; got a {_kind(c.type)} ({show(c)}).")
+        raise spec_error(f"the condition of `when` must be Bool; got {_a_kind(c.type)} ({show(c)}).")
 
 
 # ---- parameters, binders, reductions -------------------------------------------------
@@ -435,7 +457,7 @@ def _reduce(kind: str, domain: Any, fn: Callable[[Expr], Any]) -> Expr:
     n = t.size
     if kind in ("all", "any", "count"):
         if not isinstance(body.type, BoolType):
-            raise spec_error(f"the body of a `{kind}` quantifier must be Bool; got a {_kind(body.type)} ({show(body)}).")
+            raise spec_error(f"the body of a `{kind}` quantifier must be Bool; got {_a_kind(body.type)} ({show(body)}).")
         if body.op == "const":
             if kind == "all":
                 return const(bool(body.data) or n == 0)
@@ -446,7 +468,7 @@ def _reduce(kind: str, domain: Any, fn: Callable[[Expr], Any]) -> Expr:
             return Expr("reduce", kind, (b, body), IntType(0, n), 0, n)
         return Expr("reduce", kind, (b, body), Bool, 0, 1)
     if not isinstance(body.type, IntType):
-        raise spec_error(f"the body of `sum_of` must be an integer; got a {_kind(body.type)} ({show(body)}).")
+        raise spec_error(f"the body of `sum_of` must be an integer; got {_a_kind(body.type)} ({show(body)}).")
     lo, hi = (n * body.lo, n * body.hi) if n else (0, 0)
     return Expr("reduce", "sum", (b, body), IntType(lo, hi), lo, hi)
 

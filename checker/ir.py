@@ -74,6 +74,7 @@ class Action:
     writes: frozenset[str]          # leaf names this action may write
     source: str = ""
     doc: str = ""
+    requires: tuple[tuple[Expr, str], ...] = ()   # each require(...) conjunct and its spec line
 
     def instances(self) -> Iterator[tuple[int, ...]]:
         """Parameter values, in the documented order."""

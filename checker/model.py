@@ -41,9 +41,9 @@ from .config import Constant
 from .errors import ConfigError, SpecError, _shorten, user_location
 from .expr import Expr, const, count, current_trace, lift, param, show, spec_error, tracing, when, all_of, any_of
 from .expr import bind_domain as _bind_domain
-from .expr import _comparable, _kind  # shared type-compatibility rules
+from .expr import _a_kind, _comparable, a_  # shared type-compatibility rules
 from .ir import ACTION_KINDS, FAIRNESS, IR, Action, Property, Update, Variable
-from .types import (ArrayType, BoolType, Domain, Leaf, OptionType, QueueType, RecordType, RefType, ScalarType,
+from .types import (ArrayType, BoolType, Domain, EmptyTypeError, Leaf, OptionType, QueueType, RecordType, RefType, ScalarType,
                     Type, _NoneValue, as_type, flatten)
 
 __all__ = [
@@ -292,14 +292,16 @@ class _Recorder:
     def __init__(self, action: str) -> None:
         self.action = action
         self.guards: list[Expr] = []
+        self.sources: list[str] = []      # the spec line of each require(...)
         self.updates: list[Update] = []
         self.queues: dict[tuple, "_QueueOps"] = {}
 
     def require(self, cond: Any) -> None:
         e = lift(cond)
         if not isinstance(e.type, BoolType):
-            raise spec_error(f"require(...) needs a Bool condition; got a {_kind(e.type)} ({show(e)}).")
+            raise spec_error(f"require(...) needs a Bool condition; got {_a_kind(e.type)} ({show(e)}).")
         self.guards.append(e)
+        self.sources.append(user_location())
 
     def add(self, leaf: Leaf, index: tuple[Expr, ...], value: Any, binders: tuple[Expr, ...] = ()) -> None:
         v = lift(value, leaf.elem)
@@ -324,10 +326,11 @@ def _check_assign(leaf: Leaf, v: Expr) -> None:
     try:
         _comparable("eq", const(0, t) if isinstance(t, (RefType, OptionType)) else _typed_probe(t), v)
     except SpecError:
-        raise spec_error(f"assigns a {_kind(v.type)} ({show(v)}) to `{leaf.name}`, which holds a "
-                         f"{t.describe()}.") from None
+        raise spec_error(f"assigns {_a_kind(v.type)} ({show(v)}) to `{leaf.name}`, which holds "
+                         f"{a_(t.describe())}; assign {a_(t.describe())} value instead, or change the variable's "
+                         "type.") from None
     if isinstance(v.type, RefType) is False and isinstance(t, RefType) and isinstance(v.type, OptionType):
-        raise spec_error(f"assigns an Option ({show(v)}) to `{leaf.name}`, which holds a {t.describe()} and "
+        raise spec_error(f"assigns an Option ({show(v)}) to `{leaf.name}`, which holds {a_(t.describe())} and "
                          "cannot be NONE; declare it Option(...) or assign a reference.")
     if v.op == "const" and not (t.lo <= v.data <= t.hi):
         raise spec_error(f"assigns {v.data} to `{leaf.name}`, outside its type {t.describe()}; widen the "
@@ -354,8 +357,8 @@ def _check_index(leaf: Leaf, pos: int, ix: Expr, dim: ScalarType) -> None:
         except SpecError:
             ok = False
     if not ok:
-        raise spec_error(f"indexes `{leaf.name}` (dimension {pos + 1}, over {dim.describe()}) with a "
-                         f"{_kind(ix.type)} ({show(ix)}).")
+        raise spec_error(f"indexes `{leaf.name}` (dimension {pos + 1}, over {dim.describe()}) with "
+                         f"{_a_kind(ix.type)} ({show(ix)}).")
     if ix.op == "const" and not (dim.lo <= ix.data <= dim.hi):
         raise spec_error(f"indexes `{leaf.name}` with {ix.data}, outside its domain {dim.describe()}.")
 
@@ -793,7 +796,10 @@ def _build(model: Model) -> IR:
     decls: list[tuple[Var, type]] = [(v, k) for n, v, k in members if isinstance(v, Var)]
     raw_vars: list[Variable] = []
     for v, owner in decls:
-        t = v.type.bind(values)
+        try:
+            t = v.type.bind(values)
+        except EmptyTypeError as e:
+            raise SpecError(f"{v.source}: `{v.name}` has type {e}") from None
         comp = owner.component_name() if issubclass(owner, Component) else name
         raw_vars.append(Variable(v.name, t, tuple(flatten(v.name, t)), comp, v.doc))
     variables, leaves, width = _layout(raw_vars)
@@ -824,8 +830,8 @@ def _build(model: Model) -> IR:
             seen_names.add(mname)
             properties.append(_trace_property(model, builder, value, values))
     if not actions:
-        raise SpecError(f"model `{name}` ({_class_file(cls)}) declares no actions; "
-                        "add at least one method decorated with @action.")
+        raise SpecError(f"{_class_line(cls)}: model `{name}` declares no actions; add at least one method "
+                        "decorated with @action.")
     components: dict[str, tuple[str, ...] | None] = {}
     for klass in reversed(cls.__mro__):
         if isinstance(klass, type) and issubclass(klass, Component) and klass not in (Component, Model):
@@ -833,6 +839,14 @@ def _build(model: Model) -> IR:
     return IR(name, dict(values), tuple(variables), tuple(leaves), width, init_choices, tuple(init_conditions),
               tuple(actions), tuple(properties), tuple(constraints), bool(getattr(cls, "check_deadlock", True)),
               components, _class_file(cls))
+
+
+def _class_line(cls: type) -> str:
+    """``file:line`` of a class statement, as errors show it."""
+    try:
+        return f"{_short(inspect.getsourcefile(cls) or '<interactive>')}:{inspect.getsourcelines(cls)[1]}"
+    except (OSError, TypeError):
+        return "<interactive>"
 
 
 def _class_file(cls: type) -> str:
@@ -881,7 +895,7 @@ def _trace_action(model: Model, builder: _Builder, decl: ActionDecl, owner: type
     comp = decl.component or (owner.component_name() if issubclass(owner, Component) else model.model_name())
     writes = frozenset(u.leaf for u in updates)
     return Action(decl.name, comp, decl.kind, decl.fairness, tuple(params), guard, updates, writes,
-                  decl.source, decl.doc)
+                  decl.source, decl.doc, tuple(zip(rec.guards, rec.sources)))
 
 
 def _check_double_writes(decl: ActionDecl, updates: tuple[Update, ...]) -> None:
@@ -933,6 +947,6 @@ def _as_bool(decl: PropertyDecl, x: Any) -> Expr:
         raise SpecError(f"{decl.source}: `{decl.name}` returns nothing; return a Bool expression.")
     e = lift(x)
     if not isinstance(e.type, BoolType):
-        raise SpecError(f"{decl.source}: `{decl.name}` returns a {_kind(e.type)} ({show(e)}); return a Bool.")
+        raise SpecError(f"{decl.source}: `{decl.name}` returns {_a_kind(e.type)} ({show(e)}); return a Bool.")
     return e
 

@@ -36,11 +36,15 @@ from .config import resolve
 from .errors import SpecError, user_location
 
 __all__ = [
-    "Type", "ScalarType", "BoolType", "IntType", "EnumType", "RefType", "OptionType",
+    "Type", "EmptyTypeError", "ScalarType", "BoolType", "IntType", "EnumType", "RefType", "OptionType",
     "Domain", "ArrayType", "RecordType", "QueueType", "Leaf",
     "Bool", "Int", "Ref", "Option", "Array", "Set", "Record", "Queue", "NONE",
     "as_type", "as_index", "flatten",
 ]
+
+
+class EmptyTypeError(SpecError):
+    """A type that a configuration makes empty; the caller names the variable."""
 
 
 class Type:
@@ -98,8 +102,8 @@ class IntType(ScalarType):
         if not isinstance(lo, int) or not isinstance(hi, int):
             raise SpecError(f"Int bounds must be integers or model constants; got Int({self.lo!r}, {self.hi!r}).")
         if lo > hi:
-            raise SpecError(f"Int({self.lo!r}, {self.hi!r}) is empty in this configuration ({lo} > {hi}); "
-                            "check the constants that size it.")
+            raise EmptyTypeError(f"Int({self.lo!r}, {self.hi!r}), which is empty in this configuration "
+                                 f"({lo} > {hi}); check the constants that size it.")
         return IntType(lo, hi)
 
     def describe(self) -> str:
@@ -315,7 +319,7 @@ def enum_type(cls: type) -> EnumType:
         return _ENUMS[cls]
     values = sorted(int(m.value) for m in cls)  # type: ignore[attr-defined]
     if not issubclass(cls, int) or values != list(range(len(values))):
-        raise SpecError(f"enum {cls.__name__} must be an IntEnum whose values are 0, 1, ..., n-1 "
+        raise SpecError(f"{user_location()}: enum {cls.__name__} must be an IntEnum whose values are 0, 1, ..., n-1 "
                         f"(got {values}); kubecheck encodes enums as small integers.")
     t = EnumType(cls, 0, len(values) - 1)
     _ENUMS[cls] = t
