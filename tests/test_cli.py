@@ -1,0 +1,655 @@
+"""The ``kubecheck`` command: exact results, exact reports, exact errors and exit codes.
+
+Most tests call :func:`kubecheck.cli.main` in-process (output captured, so it is the plain,
+deterministic form); a few run the installed console script in a subprocess, which is the
+only way to test Ctrl-C and what a user's shell sees. Timings are never asserted: the
+``seconds`` field and the report's ``time`` line are dropped before comparing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubecheck.cli import main
+from kubecheck.explicit import Progress
+from kubecheck.progress import ProgressReporter
+from kubecheck.registry import DEFAULT_MODEL, MODELS, build_model, load_model
+
+ANCHOR_KEYS = ("pods (default 3), nodes (default 2), max_failures (default 1), replicas (default 2)")
+
+ANCHOR_COVERAGE = {
+    "controller_create_pod": {"component": "replica_set_anchor", "kind": "system", "fired": 10380,
+                              "new_states": 1206},
+    "controller_delete_pod": {"component": "replica_set_anchor", "kind": "system", "fired": 1596, "new_states": 334},
+    "gc_remove_pod": {"component": "replica_set_anchor", "kind": "system", "fired": 9402, "new_states": 670},
+    "informer_sync": {"component": "replica_set_anchor", "kind": "system", "fired": 27153, "new_states": 689},
+    "scheduler_bind_pod": {"component": "replica_set_anchor", "kind": "system", "fired": 20880, "new_states": 6286},
+    "kubelet_start_pod": {"component": "replica_set_anchor", "kind": "system", "fired": 20880, "new_states": 10668},
+    "node_fail": {"component": "replica_set_anchor", "kind": "fault", "fired": 16896, "new_states": 2390},
+    "node_recover": {"component": "replica_set_anchor", "kind": "environment", "fired": 6680, "new_states": 4909},
+}
+
+COUNTER_SPEC = '''\
+"""A user's own spec, checked from its file."""
+from kubecheck import Constant, Int, Model, Var, action, always, require, sometimes
+
+
+class Counter(Model):
+    """A counter that a worker increments up to a limit, then resets."""
+
+    limit = Constant(3, "how far the counter may go", min=0)
+    n = Var(Int(0, limit), init=0)          # the counter's value
+
+    @action
+    def worker_increment(self, s):
+        require(s.n < self.limit)
+        s.n = s.n + 1
+
+    @action
+    def worker_reset(self, s):
+        require(s.n == self.limit)
+        s.n = 0
+
+    @always
+    def bounded(self, s):
+        return s.n <= self.limit
+
+    @sometimes
+    def reaches_limit(self, s):
+        return s.n == self.limit
+'''
+
+OVERFLOW_SPEC = '''\
+from kubecheck import Array, Constant, Domain, Int, Model, Var, action, always
+
+
+class Overflow(Model):
+    """A spec bug: a counter grows past its type."""
+
+    slots = Constant(2, "slots")
+    Slots = Domain("slot", size=slots)
+    n = Var(Array(Slots, Int(0, 2)), init=0)
+
+    @action(slot=Slots)
+    def worker_bump(self, s, slot):
+        s.n[slot] = s.n[slot] + 1
+
+    @always
+    def small(self, s):
+        return s.n[0] <= 2
+'''
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+    code, out, err = run(capsys, *argv, "--json")
+    assert err == ""
+    data = json.loads(out)
+    assert isinstance(data.pop("seconds"), float)
+    return code, data
+
+
+def counts(data: dict[str, Any]) -> tuple[str, int, int, int]:
+    return data["stopped_by"], data["distinct_states"], data["total_states"], data["depth"]
+
+
+def verdicts(data: dict[str, Any]) -> dict[str, str]:
+    return {n: p["verdict"] for n, p in data["properties"].items()}
+
+
+def without_time(report: str) -> str:
+    lines = report.split("\n")
+    assert sum(1 for line in lines if line.startswith("time ")) == 1
+    return "\n".join(line for line in lines if not line.startswith("time "))
+
+
+def console_script() -> str:
+    here = Path(sys.executable).parent / "kubecheck"
+    found = str(here) if here.exists() else shutil.which("kubecheck")
+    assert found, "the `kubecheck` console script is not installed (pip install -e .)"
+    return found
+
+
+def write_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str) -> None:
+    (tmp_path / name).write_text(text)
+    monkeypatch.chdir(tmp_path)
+
+
+# ---- check: exact results -------------------------------------------------------------------
+
+def test_check_json_anchor_is_the_whole_result(capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = run_json(capsys, "check")
+    assert code == 1
+    assert data == {
+        "model": "replicaset-anchor",
+        "config": {"pods": 3, "nodes": 2, "max_failures": 1, "replicas": 2},
+        "engine": "explicit",
+        "stopped_by": "complete",
+        "distinct_states": 27153,
+        "total_states": 113868,
+        "depth": 27,
+        "coverage": ANCHOR_COVERAGE,
+        "properties": {
+            "node_consistency": {"verdict": "holds", "counterexample": None},
+            "no_over_provision": {"verdict": "violated", "counterexample": {"length": 9, "itf": None}},
+            "replicas_running": {"verdict": "holds", "counterexample": None},
+            "deadlock_free": {"verdict": "holds", "counterexample": None},
+        },
+        "warnings": [],
+    }
+
+
+def test_check_defaults_to_the_anchor_and_names_it_the_same(capsys: pytest.CaptureFixture[str]) -> None:
+    assert DEFAULT_MODEL == "replicaset-anchor"
+    code1, default = run_json(capsys, "check")
+    code2, named = run_json(capsys, "check", "replicaset-anchor")
+    assert (code1, default) == (code2, named)
+
+
+def test_one_property_that_holds_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = run_json(capsys, "check", "--property", "node_consistency")
+    assert code == 0
+    assert counts(data) == ("complete", 27153, 113868, 27)
+    assert data["properties"] == {"node_consistency": {"verdict": "holds", "counterexample": None}}
+
+
+def test_state_limit_before_any_violation_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
+    # 500 states are 6 BFS levels; the over-provisioning bug needs 9 steps, so nothing is
+    # violated yet and every verdict is open.
+    code, data = run_json(capsys, "check", "--max-states", "500")
+    assert code == 3
+    assert counts(data) == ("max_states", 500, 1198, 6)
+    assert verdicts(data) == {
+        "node_consistency": "unknown", "no_over_provision": "unknown", "replicas_running": "unknown",
+        "deadlock_free": "unknown"}
+
+
+def test_first_stops_at_the_first_violation_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = run_json(capsys, "check", "--first")
+    assert code == 1
+    assert counts(data) == ("first_violation", 2974, 9561, 10)
+    assert verdicts(data) == {
+        "node_consistency": "unknown", "no_over_provision": "violated", "replicas_running": "holds",
+        "deadlock_free": "unknown"}
+
+
+def test_config_pods_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = run_json(capsys, "check", "--config", "pods=2")
+    assert code == 0
+    assert data["config"] == {"pods": 2, "nodes": 2, "max_failures": 1, "replicas": 2}
+    assert counts(data) == ("complete", 662, 2127, 12)
+    assert verdicts(data) == {
+        "node_consistency": "holds", "no_over_provision": "holds", "replicas_running": "holds",
+        "deadlock_free": "holds"}
+    assert data["warnings"] == [
+        "action `controller_delete_pod` never fired: its guard is false in every reachable state (usually a spec bug).",
+        "action `gc_remove_pod` never fired: its guard is false in every reachable state (usually a spec bug).",
+    ]
+
+
+def test_repeated_config_key_last_wins_and_dashes_name_underscored_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = run_json(capsys, "check", "--config", "pods=5", "--config", "pods=2", "--config", "max-failures=1")
+    assert code == 0
+    assert data["config"] == {"pods": 2, "nodes": 2, "max_failures": 1, "replicas": 2}
+    assert data["distinct_states"] == 662
+
+
+def test_json_prints_nothing_else_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "check", "--config", "pods=2", "--json")
+    assert (code, err) == (0, "")
+    assert out.startswith("{\n  \"model\": \"replicaset-anchor\",\n") and out.endswith("\n}\n")
+    json.loads(out)
+
+
+@pytest.mark.parametrize("name, expected, code", [
+    # TLC's TwoPhase.cfg with 3 RMs: 288 distinct, 1146 total, depth 11 (TLA+ Examples manifest).
+    ("two-phase-commit", (("complete", 288, 1146, 11),
+                          {"consistent": "holds", "all_committed": "holds", "deadlock_free": "holds"}), 0),
+    ("mutex", (("complete", 20, 36, 6),
+               {"mutual_exclusion": "holds", "someone_in_critical_section": "holds", "process1_enters": "not_checked",
+                "process2_enters": "not_checked", "deadlock_free": "holds"}), 0),
+    ("water-jugs", (("complete", 16, 97, 8), {"big_jug_never_4": "violated", "deadlock_free": "holds"}), 1),
+])
+def test_every_shipped_example_checks_from_the_command_line(capsys: pytest.CaptureFixture[str], name: str,
+                                                           expected: tuple[Any, dict[str, str]], code: int) -> None:
+    got, data = run_json(capsys, "check", name)
+    assert (got, data["model"]) == (code, name)
+    assert (counts(data), verdicts(data)) == expected
+
+
+def test_registry_names_every_model_by_its_own_name() -> None:
+    assert list(MODELS) == ["replicaset-anchor", "mutex", "two-phase-commit", "water-jugs"]
+    for name in MODELS:
+        assert load_model(name).model_name() == name
+    assert build_model("replicaset-anchor", ["pods=4", "replicas=3"]).config == \
+        {"pods": 4, "nodes": 2, "max_failures": 1, "replicas": 3}
+
+
+# ---- a user's own spec file -------------------------------------------------------------------
+
+def test_user_spec_file_is_checked_like_a_shipped_model(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    write_spec(tmp_path, monkeypatch, "counter.py", COUNTER_SPEC)
+    code, data = run_json(capsys, "check", "counter.py:Counter")
+    assert code == 0
+    assert data == {
+        "model": "counter", "config": {"limit": 3}, "engine": "explicit", "stopped_by": "complete",
+        "distinct_states": 4, "total_states": 5, "depth": 4,
+        "coverage": {"worker_increment": {"component": "counter", "kind": "system", "fired": 3, "new_states": 3},
+                     "worker_reset": {"component": "counter", "kind": "system", "fired": 1, "new_states": 0}},
+        "properties": {"bounded": {"verdict": "holds", "counterexample": None},
+                       "reaches_limit": {"verdict": "holds", "counterexample": None},
+                       "deadlock_free": {"verdict": "holds", "counterexample": None}},
+        "warnings": [],
+    }
+    # The class may be left out when the file defines exactly one model; --config works on it.
+    code, data = run_json(capsys, "check", str(tmp_path / "counter.py"), "--config", "limit=5")
+    assert (code, data["config"], data["distinct_states"], data["total_states"]) == (0, {"limit": 5}, 6, 7)
+
+
+def test_user_spec_report_names_its_file(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    write_spec(tmp_path, monkeypatch, "counter.py", COUNTER_SPEC)
+    code, out, err = run(capsys, "check", "counter.py:Counter")
+    assert (code, err) == (0, "")
+    assert without_time(out) == """\
+model    counter (counter.py:Counter)
+config   limit=3
+engine   explicit
+stopped  complete: every reachable state was explored
+states   4 distinct, 5 total
+depth    4 levels
+
+Coverage
+action             kind     fired   new states
+─────────────────────────────────────────────────
+worker_increment   system       3            3
+worker_reset       system       1            0
+
+Properties
+property        kind        verdict   note
+──────────────────────────────────────────────────────
+bounded         always      holds
+reaches_limit   sometimes   holds     witness: 3 steps
+deadlock_free   deadlock    holds
+
+OK: every checked property holds (3 checked)
+"""
+
+
+def test_spec_bug_found_while_exploring_shows_its_trace_and_exits_2(capsys: pytest.CaptureFixture[str],
+                                                                    tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    write_spec(tmp_path, monkeypatch, "overflow.py", OVERFLOW_SPEC)
+    for extra in ([], ["--json"]):
+        code, out, err = run(capsys, "check", "overflow.py:Overflow", *extra)
+        assert (code, out) == (2, "")
+        assert err == """\
+kubecheck: error: overflow.py:13: action `worker_bump(slot=slot1)` sets `n[slot1]` to 3, outside its type \
+Int(0, 2). Guard the action so the value stays in range (counters that grow forever must be abstracted, never \
+wrapped), or widen the type.
+The state where it happened is reached by these steps:
+step   action                    changes
+─────────────────────────────────────────────────────────
+   0   initial state             n = {slot1: 0, slot2: 0}
+   1   worker_bump(slot=slot1)   n[slot1]: 0 -> 1
+   2   worker_bump(slot=slot1)   n[slot1]: 1 -> 2
+"""
+
+
+# ---- errors: exact messages, exit 2, nothing on stdout ----------------------------------------
+
+@pytest.mark.parametrize("argv, message", [
+    (["check", "nope"],
+     "unknown model `nope`; the shipped models are: replicaset-anchor, mutex, two-phase-commit, water-jugs. "
+     "To check a spec of your own, name its file and class: path/to/file.py:ClassName."),
+    (["check", "--config", "foo=1"],
+     f"model `replicaset-anchor` has no config key `foo`; its keys are: {ANCHOR_KEYS}."),
+    (["check", "--config", "pods=abc"],
+     "config key `pods` of model `replicaset-anchor` expects an integer (pod slots (N)); got 'abc'."),
+    (["check", "--config", "pods"],
+     f"--config expects KEY=VALUE; got `pods`. The keys of model `replicaset-anchor` are: {ANCHOR_KEYS}."),
+    (["check", "--config", "pods=0"],
+     "config key `pods` of model `replicaset-anchor` must be at least 1 (pod slots (N)); got 0."),
+    (["check", "--property", "nope"],
+     "model `replicaset-anchor` has no property `nope`; its properties are: node_consistency, no_over_provision, "
+     "replicas_running, deadlock_free."),
+    (["check", "missing.py:Spec"],
+     "spec file `missing.py` does not exist; give the path of a Python file that defines the model, as "
+     "path/to/file.py:ClassName."),
+    (["check", "counter.py:Missing"],
+     "`counter.py` has no class `Missing`; the Model subclasses it defines are: Counter."),
+    (["check", "counter.py:Constant"],
+     "`counter.py:Constant` is a class that does not subclass kubecheck.Model; name a class that subclasses "
+     "kubecheck.Model (the file defines: Counter)."),
+    (["check", "counter.py:require"],
+     "`counter.py:require` is a function, not a model class; name a class that subclasses kubecheck.Model (the "
+     "file defines: Counter)."),
+    (["check", "broken.py:Broken"],
+     "cannot import spec file `broken.py`: SyntaxError at line 5: invalid syntax. Fix the file and run again."),
+    (["check", "raises.py:Spec"],
+     "cannot import spec file `raises.py`: ModuleNotFoundError: No module named 'no_such_module_here' (raised at "
+     "line 2 while the file ran). Fix the file and run again."),
+    (["check", "two.py"],
+     "`two.py` must define exactly one Model subclass to be named without a class, but it defines 2: A, B; name "
+     "the class: two.py:ClassName."),
+    (["replay", "trace.itf.json", "--config", "pods=2"],
+     "--config needs --model: name the model the configuration is for."),
+    (["replay", "missing.itf.json"],
+     "trace file `missing.itf.json` does not exist; give the path of an .itf.json file."),
+])
+def test_bad_input_is_one_paragraph_on_stderr_and_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch, argv: list[str],
+                                                         message: str) -> None:
+    write_spec(tmp_path, monkeypatch, "counter.py", COUNTER_SPEC)
+    (tmp_path / "broken.py").write_text("from kubecheck import Model\n\n\nclass Broken(Model):\n    x = = 1\n")
+    (tmp_path / "raises.py").write_text("# imports what is not there\nimport no_such_module_here\n")
+    (tmp_path / "two.py").write_text("from kubecheck import Model\n\n\nclass A(Model):\n    pass\n\n\n"
+                                     "class B(Model):\n    pass\n")
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err == f"kubecheck: error: {message}\n"
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "check", "--max-states", "0")
+    assert (code, out) == (2, "")
+    assert err.endswith("kubecheck check: error: argument --max-states: must be positive; got 0\n")
+    code, out, err = run(capsys, "check", "--engine", "nope")
+    assert (code, out) == (2, "")
+    assert "\nkubecheck check: error: argument --engine: invalid choice: 'nope' (choose from " in err
+    code, out, err = run(capsys)
+    assert (code, out) == (2, "")
+    assert err.startswith("usage: kubecheck [-h] [--version] COMMAND ...\n")
+
+
+# ---- list -------------------------------------------------------------------------------------
+
+def test_list_shows_every_model_with_its_keys_and_properties(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "list")
+    assert (code, err) == (0, "")
+    lines = out.split("\n")
+    assert [line.split("  ")[0] for line in lines if line and not line.startswith(" ")] == list(MODELS)
+    start = lines.index(next(line for line in lines if line.startswith("replicaset-anchor")))
+    assert lines[start:start + 12] == [
+        "replicaset-anchor  ReplicaSet reconciliation against a stale informer cache (the benchmark model).",
+        "  config:",
+        "    pods=3          pod slots (N); at least 1",
+        "    nodes=2         nodes (K); at least 1",
+        "    max_failures=1  node-failure budget (F); at least 0",
+        "    replicas=2      desired replicas (R); at least 0",
+        "  properties:",
+        "    node_consistency   always",
+        "    no_over_provision  always",
+        "    replicas_running   sometimes",
+        "    deadlock_free      deadlock",
+        "",
+    ]
+    assert "    resource_managers=3  resource managers taking part in the transaction; at least 1" in lines
+
+
+def test_list_a_user_spec(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    write_spec(tmp_path, monkeypatch, "counter.py", COUNTER_SPEC)
+    code, out, err = run(capsys, "list", "counter.py:Counter")
+    assert (code, err) == (0, "")
+    assert out == """\
+counter.py:Counter  A counter that a worker increments up to a limit, then resets.
+  config:
+    limit=3  how far the counter may go; at least 0
+  properties:
+    bounded        always
+    reaches_limit  sometimes
+    deadlock_free  deadlock
+"""
+
+
+# ---- the report: exact text -------------------------------------------------------------------
+
+ANCHOR_COUNTEREXAMPLE = """\
+Counterexample: no_over_provision (always) violated after 9 steps
+step   action                                     changes
+─────────────────────────────────────────────────────────────────────────────────────────────────────
+   0   initial state                              status = {pod1: ABSENT, pod2: ABSENT, pod3: ABSENT}
+                                                  node = {pod1: none, pod2: none, pod3: none}
+                                                  cache = {pod1: ABSENT, pod2: ABSENT, pod3: ABSENT}
+                                                  up = {node1, node2}
+                                                  failures = 0
+   1   controller_create_pod(pod=pod1)            status[pod1]: ABSENT -> PENDING
+   2   controller_create_pod(pod=pod2)            status[pod2]: ABSENT -> PENDING
+   3   controller_create_pod(pod=pod3)            status[pod3]: ABSENT -> PENDING
+   4   scheduler_bind_pod(pod=pod1, node=node1)   node[pod1]: none -> node1
+   5   scheduler_bind_pod(pod=pod2, node=node1)   node[pod2]: none -> node1
+   6   scheduler_bind_pod(pod=pod3, node=node1)   node[pod3]: none -> node1
+   7   kubelet_start_pod(node=node1, pod=pod1)    status[pod1]: PENDING -> RUNNING
+   8   kubelet_start_pod(node=node1, pod=pod2)    status[pod2]: PENDING -> RUNNING
+   9   kubelet_start_pod(node=node1, pod=pod3)    status[pod3]: PENDING -> RUNNING
+no_over_provision: Never more running pods than desired replicas (fails: the cache is stale).
+"""
+
+
+def test_anchor_report_is_exact(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "check")
+    assert (code, err) == (1, "")
+    assert without_time(out) == f"""\
+model    replicaset-anchor
+config   pods=3 nodes=2 max_failures=1 replicas=2
+engine   explicit
+stopped  complete: every reachable state was explored
+states   27,153 distinct, 113,868 total
+depth    27 levels
+
+Coverage
+action                  kind           fired   new states
+────────────────────────────────────────────────────────────
+controller_create_pod   system        10,380        1,206
+controller_delete_pod   system         1,596          334
+gc_remove_pod           system         9,402          670
+informer_sync           system        27,153          689
+scheduler_bind_pod      system        20,880        6,286
+kubelet_start_pod       system        20,880       10,668
+node_fail               fault         16,896        2,390
+node_recover            environment    6,680        4,909
+
+{ANCHOR_COUNTEREXAMPLE}
+Properties
+property            kind        verdict    note
+──────────────────────────────────────────────────────────────────
+node_consistency    always      holds
+no_over_provision   always      violated   counterexample: 9 steps
+replicas_running    sometimes   holds      witness: 6 steps
+deadlock_free       deadlock    holds
+
+VIOLATED: no_over_provision
+"""
+
+
+def test_report_flags_actions_that_never_fired_and_prints_warnings(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "check", "--config", "pods=2")
+    assert (code, err) == (0, "")
+    lines = out.split("\n")
+    assert "controller_delete_pod   system            0            0   never fired" in lines
+    assert "gc_remove_pod           system            0            0   never fired" in lines
+    assert lines[-5:] == [
+        "warning: action `controller_delete_pod` never fired: its guard is false in every reachable state (usually "
+        "a spec bug).",
+        "warning: action `gc_remove_pod` never fired: its guard is false in every reachable state (usually a spec "
+        "bug).",
+        "",
+        "OK: every checked property holds (4 checked)",
+        "",
+    ]
+
+
+def test_partial_report_says_why_it_stopped(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "check", "--max-states", "500")
+    assert (code, err) == (3, "")
+    lines = out.split("\n")
+    assert lines[3:6] == [
+        "stopped  stopped at the state limit (--max-states); open verdicts are unknown",
+        "states   500 distinct, 1,198 total",
+        "depth    6 levels",
+    ]
+    assert "controller_delete_pod   system            0            0   not fired yet" in lines
+    assert "node_consistency    always      unknown   undecided: max_states" in lines
+    assert lines[-2] == ("UNKNOWN: 4 of 4 verdicts undecided (stopped by max_states); nothing was violated in what "
+                         "was explored")
+
+
+def test_report_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
+    first = without_time(run(capsys, "check")[1])
+    assert without_time(run(capsys, "check")[1]) == first
+
+
+def test_progress_is_silent_on_a_pipe_unless_asked() -> None:
+    snapshot = Progress(distinct=12345, total=40012, queue=3456, depth=12, seconds=2.0)
+    pipe = io.StringIO()
+    with ProgressReporter(pipe) as progress:
+        progress(snapshot)
+    assert (progress.reports, pipe.getvalue()) == (1, "")
+    with ProgressReporter(pipe, "lines") as progress:
+        progress(snapshot)
+    assert pipe.getvalue() == "exploring: 12,345 distinct states (6,172/s), queue 3,456, depth 12, 2 s\n"
+
+
+# ---- ITF output and replay ----------------------------------------------------------------------
+
+def test_out_writes_one_itf_file_per_counterexample(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    pytest.importorskip("kubecheck.itf", reason="kubecheck.itf (the ITF writer) is not written yet")
+    out_dir = tmp_path / "traces"
+    code, data = run_json(capsys, "check", "--out", str(out_dir))
+    assert code == 1
+    path = str(out_dir / "no_over_provision.itf.json")
+    assert data["properties"]["no_over_provision"]["counterexample"] == {"length": 9, "itf": path}
+    assert sorted(os.listdir(out_dir)) == ["no_over_provision.itf.json"]
+    itf = json.loads(Path(path).read_text())
+    assert len(itf["states"]) == 10
+    # The plain report says where the trace went.
+    code, out, _ = run(capsys, "check", "--out", str(out_dir))
+    assert code == 1
+    assert f"trace written to {path}" in out.split("\n")
+    assert f"no_over_provision   always      violated   counterexample: 9 steps, {path}" in out.split("\n")
+
+
+def test_replay_of_a_written_counterexample(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    pytest.importorskip("kubecheck.itf", reason="kubecheck.itf (the ITF writer) is not written yet")
+    pytest.importorskip("kubecheck.replay", reason="kubecheck.replay is not written yet")
+    assert run_json(capsys, "check", "--out", str(tmp_path))[0] == 1
+    path = str(tmp_path / "no_over_provision.itf.json")
+    code, out, err = run(capsys, "replay", path)
+    assert (code, err) == (0, "")
+    assert out == f"""\
+{path}: a real execution of the model (9 steps)
+  violates no_over_provision at step 9
+"""
+    # A state edited by hand: not an execution (exit 1), and the message names the step.
+    doc = json.loads(Path(path).read_text())
+    doc["states"][9]["status"]["#map"][2][1] = "TERMINATING"
+    edited = str(tmp_path / "edited.itf.json")
+    Path(edited).write_text(json.dumps(doc))
+    code, out, err = run(capsys, "replay", edited)
+    assert (code, err) == (1, "")
+    assert out == f"""\
+{edited}: NOT an execution of the model
+  step 9: action `kubelet_start_pod(node=node1, pod=pod3)` leads to another state: `status[pod3]` becomes RUNNING, \
+but the trace has TERMINATING.
+  (the first 8 steps replay)
+"""
+    # A trace of another configuration, or a malformed file: exit 2.
+    code, out, err = run(capsys, "replay", path, "--model", "replicaset-anchor", "--config", "pods=2")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"kubecheck: error: {path}: the trace was made with the configuration ")
+    Path(edited).write_text('{"vars": []}')
+    code, out, err = run(capsys, "replay", edited)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"kubecheck: error: {edited}: ")
+
+
+# ---- the console script: what a shell sees --------------------------------------------------------
+
+def test_console_script_json_and_exit_code() -> None:
+    proc = subprocess.run([console_script(), "check", "--json"], capture_output=True, text=True, timeout=300)
+    assert (proc.returncode, proc.stderr) == (1, "")
+    data = json.loads(proc.stdout)
+    assert (data["distinct_states"], data["total_states"], data["depth"]) == (27153, 113868, 27)
+    assert data["properties"]["no_over_provision"]["counterexample"] == {"length": 9, "itf": None}
+
+
+def test_console_script_error_has_no_traceback() -> None:
+    proc = subprocess.run([console_script(), "check", "--config", "pods=abc"], capture_output=True, text=True,
+                          timeout=300)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == ("kubecheck: error: config key `pods` of model `replicaset-anchor` expects an integer "
+                           "(pod slots (N)); got 'abc'.\n")
+
+
+def test_python_dash_m_runs_the_same_command() -> None:
+    proc = subprocess.run([sys.executable, "-m", "kubecheck", "check", "--property", "node_consistency",
+                           "--max-states", "500", "--json"], capture_output=True, text=True, timeout=300)
+    assert (proc.returncode, proc.stderr) == (3, "")
+    assert json.loads(proc.stdout)["stopped_by"] == "max_states"
+
+
+def test_ctrl_c_prints_the_partial_report_and_exits_3() -> None:
+    # A configuration far too large to finish; --progress makes the progress lines appear on a
+    # pipe, so the test interrupts only once exploring has started. The child gets the default
+    # SIGINT disposition (a shell's background job would inherit "ignore"), and --time-limit
+    # ends it anyway if the signal is lost (then the `stopped` line below fails, not the machine).
+    proc = subprocess.Popen([console_script(), "check", "replicaset-anchor", "--config", "pods=6", "--config",
+                             "nodes=3", "--property", "node_consistency", "--progress", "--time-limit", "30"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    lines: queue.Queue[str] = queue.Queue()
+    err_lines: list[str] = []
+
+    def pump() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            err_lines.append(line)
+            lines.put(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            if line.startswith("exploring: "):
+                break
+        proc.send_signal(signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    reader.join(timeout=10)
+    stderr = "".join(err_lines)
+    assert proc.returncode == 3, stderr
+    assert "Traceback" not in stderr and "Traceback" not in stdout
+    assert re.match(r"exploring: [\d,]+ distinct states \([\d,]+/s\), queue [\d,]+, depth \d+, \d+ s\n",
+                    err_lines[0])
+    out = stdout.split("\n")
+    assert out[3] == "stopped  interrupted (Ctrl-C): a partial result; open verdicts are unknown"
+    assert re.fullmatch(r"states   [1-9][\d,]* distinct, [\d,]+ total", out[4])
+    assert "node_consistency   always   unknown   undecided: interrupted" in out
+    assert out[-2] == ("UNKNOWN: 1 of 1 verdicts undecided (stopped by interrupted); nothing was violated in what "
+                       "was explored")
