@@ -112,6 +112,7 @@ class IR:
     check_deadlock: bool
     components: dict[str, tuple[str, ...] | None] = field(default_factory=dict)  # component -> owned vars
     source: str = ""                            # the file the model class lives in
+    class_name: str = ""                        # the model class, so a trace can name ``source:class_name``
 
     def leaf(self, name: str) -> Leaf:
         for lf in self.leaves:

@@ -71,6 +71,7 @@ def trace_to_itf(ir: IR, trace: Trace) -> dict[str, Any]:
         "description": f"kubecheck: {ir.model} violates {violation}" if violation
                        else f"kubecheck: trace of {ir.model}",
         "model": ir.model,
+        "spec": f"{ir.source}:{ir.class_name}",
         "config": dict(ir.config),
         "violation": violation,
         "varTypes": {v.name: type_string(v.type) for v in ir.variables},

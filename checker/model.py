@@ -838,7 +838,11 @@ def _build(model: Model) -> IR:
             components[klass.component_name()] = klass.__dict__.get("owns")
     return IR(name, dict(values), tuple(variables), tuple(leaves), width, init_choices, tuple(init_conditions),
               tuple(actions), tuple(properties), tuple(constraints), bool(getattr(cls, "check_deadlock", True)),
-              components, _class_file(cls))
+              components, _class_file(cls), cls.__qualname__)
+
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+"""The folder holding ``checker/`` and ``spec/``; project files are named relative to it."""
 
 
 def _class_line(cls: type) -> str:
@@ -863,7 +867,7 @@ def _class_file(cls: type) -> str:
     if path is None:
         return "<interactive>"
     path = os.path.abspath(path)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = PROJECT_ROOT
     if path.startswith(root + os.sep):
         return os.path.relpath(path, root)
     return path

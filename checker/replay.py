@@ -15,6 +15,8 @@ whether a lasso's cycle closes. For example::
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -166,7 +168,7 @@ def replay_file(path: str, model_instance: Any = None) -> ReplayResult:
     """Load the ITF file at ``path`` and replay it.
 
     The model is ``model_instance`` if given, else the one the file's ``#meta.model`` names
-    (a shipped model's name, or ``path/to/file.py:ClassName``), found with
+    (a shipped model), or else the file and class its ``#meta.spec`` names, found with
     :func:`kubecheck.registry.load_model` and configured with ``#meta.config``.
     """
     from .itf import itf_to_trace, load_itf
@@ -178,7 +180,13 @@ def replay_file(path: str, model_instance: Any = None) -> ReplayResult:
         if not isinstance(name, str) or not isinstance(config, dict):
             raise TraceError(f"{path}: the trace does not name its model (\"#meta\".model and \"#meta\".config), "
                              "so it cannot be replayed on its own; give the model explicitly.")
-        from .registry import load_model
+        from .registry import MODELS, load_model
+        spec = meta.get("spec")
+        if name not in MODELS and isinstance(spec, str) and ":" in spec:
+            # A user's own spec: its file, relative to the project root when it is one of ours.
+            from .model import PROJECT_ROOT
+            file, _, cls = spec.rpartition(":")
+            name = f"{os.path.join(PROJECT_ROOT, file)}:{cls}"
         model_instance = load_model(name)(**config)
     ir = model_instance.ir
     return replay(ir, itf_to_trace(ir, doc, path))

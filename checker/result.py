@@ -115,11 +115,15 @@ class CheckResult:
         return [n for n, p in self.properties.items() if p.verdict == "violated"]
 
     def exit_code(self) -> int:
-        """1 if a property is violated, 3 if none is but a verdict is unknown, else 0."""
+        """1 if a property is violated, 3 if none is but a verdict is unknown or not checked, else 0.
+
+        A property this engine could not check is not a pass: the run exits 0 only when every
+        property holds (or is proved).
+        """
         verdicts = {p.verdict for p in self.properties.values()}
         if "violated" in verdicts:
             return 1
-        if "unknown" in verdicts:
+        if verdicts - {"holds", "proved"}:
             return 3
         return 0
 

@@ -107,7 +107,7 @@ def test_mutex_counts_and_verdicts():
         "property `process2_enters` (leads_to) is temporal; the explicit engine checks safety properties only, "
         "so it was not checked.",
     ]
-    assert s["exit_code"] == 0
+    assert s["exit_code"] == 3   # a property left unchecked is not a pass
 
 
 def test_mutex_declares_fairness_and_liveness():

@@ -97,6 +97,7 @@ def test_the_header_and_an_action_step_are_pinned(anchor):
         "source": ir.source,
         "description": "kubecheck: replicaset-anchor violates no_over_provision",
         "model": "replicaset-anchor",
+        "spec": "spec/replicaset_anchor.py:ReplicaSetAnchor",
         "config": {"pods": 3, "nodes": 2, "max_failures": 1, "replicas": 2},
         "violation": "no_over_provision",
         "varTypes": {"status": "pod -> PHASE", "node": "pod -> (None(UNIT) | Some(node))", "cache": "pod -> PHASE",
@@ -193,11 +194,11 @@ def test_the_research_examples_validate(text, tmp_path):
 
 def test_a_truncated_file_names_the_line_and_column(anchor, tmp_path):
     ir, trace = anchor
-    text = "\n".join(dumps_itf(ir, trace).splitlines()[:40])
+    text = "\n".join(dumps_itf(ir, trace).splitlines()[:41])
     path = _write(tmp_path, "cut.itf.json", text)
     with pytest.raises(TraceError) as err:
         load_itf(path)
-    assert str(err.value) == (f"{path}: invalid JSON at line 40, column 18: Expecting value. An ITF trace is one "
+    assert str(err.value) == (f"{path}: invalid JSON at line 41, column 18: Expecting value. An ITF trace is one "
                               "JSON object (Apalache ADR-015); check that the file is complete.")
 
 
