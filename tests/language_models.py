@@ -141,5 +141,10 @@ class Pointer(Model):
     def flag_means_some_two(self, s):
         return s.flag.implies(any_of(self.Slots, lambda k: s.mark[k] >= 1))
 
+    @step_invariant
+    def marks_never_decrease(self, pre, post):
+        """Fails: clearing lowers the marks (a step counterexample for the tests)."""
+        return all_of(self.Slots, lambda k: post.mark[k] >= pre.mark[k])
+
 
 LANGUAGE_MODELS = [Pipeline, Grid, Pointer]

@@ -38,7 +38,15 @@ def test_pipeline_deadlock_is_the_shortest_run_to_quiescence():
 def test_grid_and_pointer_counts():
     assert _summary(Grid()) == (7, 11, 4, {"tokens_conserved": "holds", "at_most_two_in_a_row": "holds",
                                            "stacked": "violated", "deadlock_free": "violated"})
-    assert _summary(Pointer()) == (136, 588, 11, {"flag_means_some_two": "holds", "deadlock_free": "holds"})
+    assert _summary(Pointer()) == (136, 588, 11, {"flag_means_some_two": "holds", "marks_never_decrease": "violated",
+                                                  "deadlock_free": "holds"})
+
+
+def test_step_invariant_counterexample_ends_with_the_breaking_step():
+    ir = Pointer().ir
+    trace = explore(ir).properties["marks_never_decrease"].counterexample
+    # the flag is set by the second mark (it reads the pre-state), and only then may clear run
+    assert trace.labels(ir) == ["user_point(k=slot1)", "user_mark", "user_mark", "user_clear"]
 
 
 def _run(ir, steps):
