@@ -106,3 +106,19 @@ def test_max_depth_at_the_diameter():
     assert s["verdicts"] == {**UNDECIDED, "no_over_provision": "violated", "replicas_running": "holds"}
     assert s["counterexamples"] == {"no_over_provision": OVER_PROVISION}
     assert s["exit_code"] == 1
+
+
+@pytest.mark.parametrize("limit, reason", [
+    ({"max_memory": 1}, "max_memory"),        # any process is over 1 MiB at the first check
+    ({"time_limit": 1e-9}, "time_limit"),     # and past a nanosecond
+])
+def test_memory_and_time_limits_stop_with_a_partial_report(limit, reason):
+    # Limits are checked every 1024 expanded states, so where a run stops is deterministic.
+    from kubecheck.explicit import Options, explore
+    r = explore(ReplicaSetAnchor(pods=4).ir, Options(**limit))
+    assert (r.stopped_by, r.distinct_states, r.total_states, r.depth, r.extra["processed"]) == (
+        reason, 2409, 6797, 7, 1024)
+    assert {n: p.verdict for n, p in r.properties.items()} == {
+        "node_consistency": "unknown", "no_over_provision": "unknown", "replicas_running": "holds",
+        "deadlock_free": "unknown"}
+    assert r.exit_code() == 3

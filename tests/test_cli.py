@@ -669,3 +669,8 @@ def test_a_user_spec_trace_replays_from_the_file_alone(capsys: pytest.CaptureFix
     path = out_dir / "bounded.itf.json"
     code, out, err = run(capsys, "replay", str(path))
     assert (code, out, err) == (0, f"{path}: a real execution of the model (3 steps)\n  violates bounded at step 3\n", "")
+
+
+def test_max_memory_prints_the_partial_report_and_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = run_json(capsys, "check", "replicaset-anchor", "--config", "pods=4", "--max-memory", "1")
+    assert (code, data["stopped_by"], data["distinct_states"], data["total_states"]) == (3, "max_memory", 2409, 6797)
