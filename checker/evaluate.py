@@ -35,6 +35,7 @@ class Evaluator:
     def __init__(self, ir: IR) -> None:
         self.ir = ir
         self.leaves = {lf.name: lf for lf in ir.leaves}
+        self._acting: str | None = None     # the component of the step a step property judges
 
     # ---- expressions ----
     def eval(self, e: Expr, state: Sequence[int], params: dict[str, int] | None = None,
@@ -64,6 +65,9 @@ class Evaluator:
             return params[e.data]
         if op == "bound":
             return bound[e.data]
+        if op == "acting":
+            assert self._acting is not None, "step.by(...) outside a step property"
+            return int(self._acting in e.data)
         if op == "and":
             a = self._ev(e.args[0], st, post, params, bound)
             if a == 0 and a is not UNDEF:
@@ -212,7 +216,11 @@ class Evaluator:
             yield env
 
     # ---- properties ----
-    def holds(self, p: Property, state: Sequence[int], post: Sequence[int] | None = None, which: int = 0) -> bool:
+    def holds(self, p: Property, state: Sequence[int], post: Sequence[int] | None = None, which: int = 0,
+              acting: str | None = None) -> bool:
+        """Whether ``p`` holds in ``state`` (for a step property: on the step to ``post``, taken by an
+        action of component ``acting``)."""
+        self._acting = acting
         v = self.eval(p.exprs[which], state, None, post)
         if v is UNDEF:
             raise ModelRuntimeError(f"{p.source}: property `{p.name}` "

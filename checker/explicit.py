@@ -104,6 +104,7 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
                         "properties only, so it was not checked.")
 
     coverage = [ActionCoverage(a.name, a.component, a.kind) for a in ir.actions]
+    inst_component = [ir.actions[ai].component for ai, _ in instances]
     fired = [0] * len(instances)      # transitions per action instance
     found = [0] * len(instances)      # new states per action instance
     constraints = ir.constraints
@@ -208,7 +209,7 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
                 fired[inst] += 1
                 if open_steps:
                     for p in list(open_steps):
-                        if not holds(p, st, t):
+                        if not holds(p, st, t, 0, inst_component[inst]):
                             open_steps.remove(p)
                             violated(p.name, trace_to(i, (inst, t), p.name))
                 if t in index:

@@ -17,6 +17,7 @@ op             data                                        args
 ``add`` ...    None                                        operands (see ``ARITH``, ``COMPARE``, ``LOGIC``)
 ``ite``        None                                        (cond, then, else)
 ``reduce``     "all" | "any" | "count" | "sum"             (bound, body)
+``acting``     tuple of component names (step properties)  ()
 =============  ==========================================  ================================
 
 Python's ``if``, ``and``, ``or``, ``not`` and chained comparisons cannot see inside a symbolic
@@ -512,6 +513,8 @@ def show(e: Expr) -> str:
         return str(e.data)
     if op == "bound":
         return f"x{e.data}"
+    if op == "acting":
+        return f"step.by({', '.join(repr(c) for c in e.data)})"
     if op == "neg":
         return f"-{show(e.args[0])}"
     if op == "not":

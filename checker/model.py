@@ -43,7 +43,7 @@ from .expr import Expr, const, count, current_trace, lift, param, show, spec_err
 from .expr import bind_domain as _bind_domain
 from .expr import _a_kind, _comparable, a_  # shared type-compatibility rules
 from .ir import ACTION_KINDS, FAIRNESS, IR, Action, Property, Update, Variable
-from .types import (ArrayType, BoolType, Domain, EmptyTypeError, Leaf, OptionType, QueueType, RecordType, RefType, ScalarType,
+from .types import (ArrayType, Bool, BoolType, Domain, EmptyTypeError, Leaf, OptionType, QueueType, RecordType, RefType, ScalarType,
                     Type, _NoneValue, as_type, flatten)
 
 __all__ = [
@@ -513,6 +513,28 @@ class _Composite:
     __hash__ = object.__hash__
 
 
+class StepProxy:
+    """The step itself, for step properties that ask who acted: ``step.by("apiserver")``.
+
+    For example, "only the API server writes etcd"::
+
+        @step_invariant
+        def single_writer_etcd(self, pre, post, step):
+            return step.by("apiserver") | (post.etcd_phase == pre.etcd_phase)
+    """
+
+    def __init__(self, components: set[str]) -> None:
+        self._components = components
+
+    def by(self, *components: str) -> Expr:
+        """True where the acting action belongs to one of ``components``."""
+        for c in components:
+            if c not in self._components:
+                raise spec_error(f"step.by({c!r}) names no component of this model; its components are "
+                                 f"{', '.join(sorted(self._components))}.")
+        return Expr("acting", tuple(sorted(components)), (), Bool, 0, 1)
+
+
 class ArrayProxy(_Composite):
     """An array (or set) as spec code sees it."""
 
@@ -845,6 +867,14 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 """The folder holding ``checker/`` and ``spec/``; project files are named relative to it."""
 
 
+def _component_names(cls: type) -> list[str]:
+    """Every component an action of ``cls`` can belong to (mixins and explicit ``component=``)."""
+    names = [k.component_name() for k in cls.__mro__
+             if isinstance(k, type) and issubclass(k, Component) and k not in (Component, Model)]
+    names += [v.component for _, v, _ in _members(cls) if isinstance(v, ActionDecl) and v.component]
+    return names
+
+
 def _class_line(cls: type) -> str:
     """``file:line`` of a class statement, as errors show it."""
     try:
@@ -929,7 +959,10 @@ def _same_location(a: Update, b: Update) -> bool:
 def _trace_property(model: Model, builder: _Builder, decl: PropertyDecl, values: dict[str, Any]) -> Property:
     with tracing(f"property `{decl.name}`", values):
         if decl.kind == "step":
-            out = decl.fn(model, StateProxy(builder, None), StateProxy(builder, None, primed=True))
+            args = [model, StateProxy(builder, None), StateProxy(builder, None, primed=True)]
+            if len(inspect.signature(decl.fn).parameters) >= 4:
+                args.append(StepProxy(set(_component_names(type(model)))))
+            out = decl.fn(*args)
         else:
             out = decl.fn(model, StateProxy(builder, None))
         if decl.kind == "leads_to":

@@ -88,6 +88,8 @@ class _Gen:
         if op == "bound":
             v = bound[e.data]
             return str(v), v
+        if op == "acting":
+            return f"(acting in {e.data!r})", None
         if id(e) in self.hoisted and src == "st":
             return self.hoisted[id(e)], None
         if op == "read":
@@ -364,7 +366,7 @@ class CompiledModel:
             gen.hoisted = hoisted
             fname = f"prop{i}"
             names[p.name] = fname
-            out.append(f"def {fname}(st, post=None):\n    return bool({code})\n")
+            out.append(f"def {fname}(st, post=None, acting=None):\n    return bool({code})\n")
         return "\n".join(out), names
 
     def _slow(self, k: int, st: tuple[int, ...], out: list[tuple[int, tuple[int, ...]]]) -> None:
@@ -373,14 +375,15 @@ class CompiledModel:
         if t is not None:
             out.append((k, t))
 
-    def holds(self, p: Property, st: tuple[int, ...], post: tuple[int, ...] | None = None) -> bool:
+    def holds(self, p: Property, st: tuple[int, ...], post: tuple[int, ...] | None = None, which: int = 0,
+              acting: str | None = None) -> bool:
         fn = self._prop_fns.get(p.name)
-        if fn is None:
-            return self.ev.holds(p, st, post)
+        if fn is None or which:
+            return self.ev.holds(p, st, post, which, acting)
         try:
-            return fn(st, post)
+            return fn(st, post, acting)
         except _Exact:
-            return self.ev.holds(p, st, post)
+            return self.ev.holds(p, st, post, which, acting)
 
 
 def compile_successors(ir: IR) -> CompiledModel:

@@ -75,11 +75,11 @@ def replay(ir: IR, trace: Trace) -> ReplayResult:
             raise _Mismatch(f"the loop starts at step {trace.loop}, but the trace's last step is {len(states) - 1}.")
         _check_width(ir, states)
         _check_initial(ev, states[0])
-        _check_properties(ev, states, 0, violations)
+        _check_properties(ev, states, 0, violations, None)
         for at in range(1, len(states)):
             _check_step(ev, at, trace.steps[at], states[at - 1])
             confirmed = at
-            _check_properties(ev, states, at, violations)
+            _check_properties(ev, states, at, violations, ir.action(trace.steps[at].action or "").component)
         deadlock = not any(ev.enabled(a, states[-1], vals) for _, a, vals in ev.instances())
         loop_closes = None if trace.loop is None else _loop_closes(ev, states, trace.loop)
     except _Mismatch as err:
@@ -148,14 +148,18 @@ def _show(ev: Evaluator, pos: int, state: tuple[int, ...]) -> str:
     return format_value(scalar_value(ev.ir.scalar_type_at(pos), state[pos]))
 
 
-def _check_properties(ev: Evaluator, states: Sequence[tuple[int, ...]], i: int, violations: dict[str, int]) -> None:
-    """Record the first index where each invariant, and each step property, fails."""
+def _check_properties(ev: Evaluator, states: Sequence[tuple[int, ...]], i: int, violations: dict[str, int],
+                      acting: str | None) -> None:
+    """Record the first index where each invariant, and each step property, fails.
+
+    ``acting`` is the component of the action that took step ``i`` (step properties may ask).
+    """
     for p in ev.ir.properties:
         if p.name in violations:
             continue
         if p.kind == "always" and not ev.holds(p, states[i]):
             violations[p.name] = i
-        elif p.kind == "step" and i > 0 and not ev.holds(p, states[i - 1], states[i]):
+        elif p.kind == "step" and i > 0 and not ev.holds(p, states[i - 1], states[i], acting=acting):
             violations[p.name] = i
 
 

@@ -147,4 +147,33 @@ class Pointer(Model):
         return all_of(self.Slots, lambda k: post.mark[k] >= pre.mark[k])
 
 
-LANGUAGE_MODELS = [Pipeline, Grid, Pointer]
+
+
+
+class Registers(Model):
+    """Two components share a register; only the writer may change it (step.by)."""
+
+    name = "registers"
+    value = Var(Int(0, 2), init=0)      # the shared register
+    copy = Var(Int(0, 2), init=0)       # a reader's copy
+
+    @action(v=Int(0, 2), component="writer")
+    def writer_set(self, s, v):
+        require(s.value != v)
+        s.value = v
+
+    @action(component="reader")
+    def reader_copy(self, s):
+        s.copy = s.value
+
+    @action(component="reader")
+    def reader_scribble(self, s):
+        """A bug: the reader writes the register it should only read."""
+        require((s.copy == 2) & (s.value == 2))
+        s.value = 1
+
+    @step_invariant
+    def single_writer(self, pre, post, step):
+        return step.by("writer") | (post.value == pre.value)
+
+LANGUAGE_MODELS = [Pipeline, Grid, Pointer, Registers]

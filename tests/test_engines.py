@@ -58,10 +58,11 @@ def test_compiled_successors_match_the_evaluator_in_every_state(case):
             for p in ir.properties:
                 if p.kind in ("always", "sometimes"):
                     assert fast.holds(p, st) == ev.holds(p, st), (p.name, st)
-            for _, t in a:
+            for k, t in a:
+                acting = ir.actions[fast.instances[k][0]].component
                 for p in ir.properties:
                     if p.kind == "step":
-                        assert fast.holds(p, st, t) == ev.holds(p, st, t), (p.name, st, t)
+                        assert fast.holds(p, st, t, acting=acting) == ev.holds(p, st, t, acting=acting), (p.name, st, t)
                 if t not in seen:
                     seen.add(t)
                     nxt.append(t)

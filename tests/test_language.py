@@ -192,3 +192,33 @@ def test_enums_and_phase_values_show_by_name():
     assert Phase(1).name == "BUSY"
     from kubecheck.types import enum_type
     assert enum_type(Light).show(1) == "GREEN"
+
+
+def test_a_step_property_can_ask_which_component_acted():
+    from language_models import Registers
+    ir = Registers().ir
+    r = explore(ir)
+    assert (r.distinct_states, {n: p.verdict for n, p in r.properties.items()}) == (
+        9, {"single_writer": "violated", "deadlock_free": "holds"})
+    assert r.properties["single_writer"].counterexample.labels(ir) == ["writer_set(v=2)", "reader_copy",
+                                                                       "reader_scribble"]
+
+
+def test_step_by_names_only_components_of_the_model():
+    from kubecheck import SpecError, step_invariant
+
+    class Typo(Model):
+        x = Var(Int(0, 1), init=0)   # a bit
+
+        @action
+        def user_flip(self, s):
+            s.x = 1 - s.x
+
+        @step_invariant
+        def only_users(self, pre, post, step):
+            return step.by("usr")
+
+    with pytest.raises(SpecError) as e:
+        Typo().ir
+    assert str(e.value).endswith("in property `only_users`: step.by('usr') names no component of this model; its "
+                                 "components are typo.")
