@@ -17,7 +17,7 @@ from .config import Constant
 from .errors import ConfigError, KubecheckError, ModelRuntimeError, SpecError, TraceError
 from .expr import Expr, all_of, any_of, count, implies, maximum, minimum, sum_of, when
 from .model import (ANY, Component, Model, Var, action, always, always_eventually, constraint, eventually,
-                    eventually_always, initially, invariant, leads_to, one_of, require, sometimes, step_invariant)
+                    eventually_always, initially, invariant, leads_to, one_of, require, sometimes, step_invariant, unchanged)
 from .types import NONE, Array, Bool, Domain, Int, Option, Queue, Record, Ref, Set
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "Expr", "all_of", "any_of", "count", "implies", "maximum", "minimum", "sum_of", "when",
     "ANY", "Component", "Model", "Var", "action", "always", "always_eventually", "constraint", "eventually",
     "eventually_always", "initially", "invariant", "leads_to", "one_of", "require", "sometimes", "step_invariant",
+    "unchanged",
     "NONE", "Array", "Bool", "Domain", "Int", "Option", "Queue", "Record", "Ref", "Set",
 ]
 

@@ -47,7 +47,7 @@ from .types import (ArrayType, Bool, BoolType, Domain, EmptyTypeError, Leaf, Opt
                     Type, _NoneValue, as_type, flatten)
 
 __all__ = [
-    "Component", "Model", "Var", "ANY", "one_of", "require",
+    "Component", "Model", "Var", "ANY", "one_of", "require", "unchanged",
     "action", "always", "invariant", "sometimes", "step_invariant", "eventually", "eventually_always",
     "always_eventually", "leads_to", "initially", "constraint",
 ]
@@ -299,7 +299,11 @@ class _Recorder:
     def require(self, cond: Any) -> None:
         e = lift(cond)
         if not isinstance(e.type, BoolType):
-            raise spec_error(f"require(...) needs a Bool condition; got {_a_kind(e.type)} ({show(e)}).")
+            hint = ""
+            if e.op == "const" and e.data in (-1, -2):
+                hint = (" Python's `~` on a plain bool gives an int (~True is -2): a helper returned a Python "
+                        "bool where a kubecheck expression was expected; return an expression, or use `not`.")
+            raise spec_error(f"require(...) needs a Bool condition; got {_a_kind(e.type)} ({show(e)}).{hint}")
         self.guards.append(e)
         self.sources.append(user_location())
 
@@ -511,6 +515,35 @@ class _Composite:
                          "`all_of(Pods, lambda p: s.a[p] == s.b[p])`.")
 
     __hash__ = object.__hash__
+
+
+def unchanged(pre: "StateProxy", post: "StateProxy", *names: str) -> Expr:
+    """True where the named variables (all of them, element by element) keep their value.
+
+    TLA+'s ``UNCHANGED``, for step properties::
+
+        @step_invariant
+        def only_the_api_server_writes(self, pre, post, step):
+            return step.by("apiserver") | unchanged(pre, post, "etcd_pod_phase", "etcd_pod_node")
+    """
+    b: _Builder = object.__getattribute__(pre, "_b")
+    out = const(True)
+    for name in names:
+        var = b.variables.get(name)
+        if var is None:
+            raise spec_error(f"unchanged(...) names `{name}`, which is not a state variable.")
+        for lf in var.leaves:
+            out = out & _leaf_unchanged(pre, post, lf)
+    return out
+
+
+def _leaf_unchanged(pre: "StateProxy", post: "StateProxy", leaf: Leaf) -> Expr:
+    def at(index: tuple[Expr, ...]) -> Expr:
+        k = len(index)
+        if k == len(leaf.dims):
+            return _read(pre, leaf.name, index) == _read(post, leaf.name, index)
+        return all_of(leaf.dims[k], lambda i: at(index + (i,)))
+    return at(())
 
 
 class StepProxy:

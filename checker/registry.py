@@ -36,6 +36,7 @@ MODELS: dict[str, str] = {
     "mutex": "kubecheck.spec.examples.mutex:Mutex",
     "two-phase-commit": "kubecheck.spec.examples.two_phase:TwoPhaseCommit",
     "water-jugs": "kubecheck.spec.examples.water_jugs:WaterJugs",
+    "replicaset": "kubecheck.spec.controllers.replicaset:ReplicaSetModel",
 }
 """Shipped model name -> ``"module:Class"``."""
 

@@ -23,6 +23,8 @@ CASES = [(cls, {}) for cls in LANGUAGE_MODELS] + [
     ("mutex", {}),
     ("two-phase-commit", {"resource_managers": 3}),
     ("water-jugs", {}),
+    ("replicaset", {}),
+    ("replicaset", {"expectation_timeouts": 1, "watch_disconnects": 2}),
 ]
 
 

@@ -1,0 +1,104 @@
+"""Informers: the client-side caches that every controller, the scheduler and kubelets read.
+
+In Kubernetes, a client does not read the API server for every decision. An informer
+lists the objects once, then watches for changes and applies each event, in order, to a
+local cache; the client's control loop reads that cache, which can lag behind the store.
+When a watch breaks (a network error, or 410 Gone because the resourceVersion is too
+old), the informer lists everything again (a relist) and resumes watching.
+
+The model keeps, per client, a cached copy of every pod slot's phase and node, and
+whether its watch is open. Event delivery is per object and in order: an event brings
+one object's cached copy up to its stored value, at any time after the change. A copy
+that jumps to the latest value skips the intermediate versions a slow watcher would see
+one by one; the controllers modelled here act on the latest state of each object they
+read, so seeing an older intermediate version is the same as not having received the
+later events yet, which the model does include (the cache may lag arbitrarily). A
+dropped watch (a fault) stops deliveries until a relist copies every object at once.
+
+Kubelets watch only the pods bound to their node (a field selector), so their caches are
+separate, indexed by node, and show a pod bound elsewhere as absent.
+
+A model lists the clients that run an informer in ``watchers`` so that no other client's
+cache adds states.
+"""
+
+from __future__ import annotations
+
+from kubecheck import NONE, Array, Option, Set, Var, action, all_of, require, when
+
+from .etcd import Etcd
+from .objects import Client, ClusterObjects, PodPhase
+
+__all__ = ["Informer"]
+
+Nodes, Pods = ClusterObjects.Nodes, ClusterObjects.Pods
+
+
+class Informer(Etcd):
+    """Watch-fed caches of pods, for control-plane clients and for kubelets."""
+
+    component = "informer"
+    owns = ("cache_pod_phase", "cache_pod_node", "watching", "kubelet_cache_pod_phase", "kubelet_watching")
+
+    watchers: tuple[Client, ...] = ()      # the control-plane clients that run a pod informer in this model
+    kubelets_watch: bool = False           # whether kubelets run one (models with kubelets set it)
+
+    cache_pod_phase = Var(Array(Client, Array(Pods, PodPhase)), init=PodPhase.ABSENT)   # each client's view of pod phases
+    cache_pod_node = Var(Array(Client, Array(Pods, Option(Nodes))), init=NONE)         # each client's view of bindings
+    watching = Var(Set(Client), init=True)                                              # clients whose watch is open
+    kubelet_cache_pod_phase = Var(Array(Nodes, Array(Pods, PodPhase)), init=PodPhase.ABSENT)  # each kubelet's view of its pods
+    kubelet_watching = Var(Set(Nodes), init=True)                                       # kubelets whose watch is open
+
+    # ---- what a client's cache shows, for the components that read it ----
+
+    def cached_phase(self, s, client, pod):
+        return s.cache_pod_phase[client][pod]
+
+    def cached_node(self, s, client, pod):
+        return s.cache_pod_node[client][pod]
+
+    def kubelet_view(self, s, node, pod):
+        """The phase of ``pod`` as the kubelet on ``node`` should see it: absent unless bound there."""
+        return when(s.etcd_pod_node[pod] == node, s.etcd_pod_phase[pod], PodPhase.ABSENT)
+
+    # ---- actions ----
+
+    @action(client=Client, pod=Pods)
+    def informer_deliver_pod_event(self, s, client, pod):
+        """A watch event brings one pod's cached copy up to date."""
+        require(client.isin(*self.watchers))
+        require(s.watching[client])
+        require((s.cache_pod_phase[client][pod] != s.etcd_pod_phase[pod])
+                | (s.cache_pod_node[client][pod] != s.etcd_pod_node[pod]))
+        s.cache_pod_phase[client][pod] = s.etcd_pod_phase[pod]
+        s.cache_pod_node[client][pod] = s.etcd_pod_node[pod]
+
+    @action(client=Client)
+    def informer_relist(self, s, client):
+        """After a dropped watch, the informer lists every pod again and resumes watching."""
+        require(client.isin(*self.watchers))
+        require(~s.watching[client])
+        s.cache_pod_phase[client].set_all(lambda p: s.etcd_pod_phase[p])
+        s.cache_pod_node[client].set_all(lambda p: s.etcd_pod_node[p])
+        s.watching[client] = True
+
+    @action(node=Nodes, pod=Pods)
+    def informer_deliver_kubelet_event(self, s, node, pod):
+        """A watch event brings the kubelet's copy of one of its pods up to date."""
+        require(self.kubelets_watch)
+        require(s.kubelet_watching[node])
+        require(s.kubelet_cache_pod_phase[node][pod] != self.kubelet_view(s, node, pod))
+        s.kubelet_cache_pod_phase[node][pod] = self.kubelet_view(s, node, pod)
+
+    @action(node=Nodes)
+    def informer_relist_kubelet(self, s, node):
+        """After a dropped watch, the kubelet's informer lists its pods again."""
+        require(self.kubelets_watch)
+        require(~s.kubelet_watching[node])
+        s.kubelet_cache_pod_phase[node].set_all(lambda p: self.kubelet_view(s, node, p))
+        s.kubelet_watching[node] = True
+
+    def cache_is_fresh(self, s, client):
+        """The client's cache equals the store (used by convergence predicates)."""
+        return all_of(self.Pods, lambda p: (s.cache_pod_phase[client][p] == s.etcd_pod_phase[p])
+                      & (s.cache_pod_node[client][p] == s.etcd_pod_node[p]))
