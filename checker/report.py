@@ -272,8 +272,11 @@ def final_line(result: CheckResult) -> Text:
                     style="bold yellow")
     skipped = [n for n, p in result.properties.items() if p.verdict == "not_checked"]
     checked = len(result.properties) - len(skipped)
-    also = f"; {len(skipped)} not checked by this engine" if skipped else ""
-    return Text(f"OK: every checked property holds ({checked} checked{also})", style="bold green")
+    if skipped:
+        # Not a pass: the run exits 3, and the line must not say OK.
+        return Text(f"INCOMPLETE: {checked} checked properties hold; {len(skipped)} not checked by this engine "
+                    f"({', '.join(skipped)})", style="bold yellow")
+    return Text(f"OK: every property holds ({checked} checked)", style="bold green")
 
 
 def render_result(out: Output, result: CheckResult, ir: IR, source: str = "") -> None:

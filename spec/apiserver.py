@@ -15,7 +15,9 @@ stores nothing. Authentication, authorization and admission plugins are left out
 only reject requests, and a rejected request behaves like an invalid one.
 
 Kubelets send their requests through ``kubelet_requests``, indexed by node, and the
-control-plane clients through ``requests``, indexed by :class:`~.objects.Client`.
+control-plane clients through ``requests``, indexed by :class:`~.objects.Client`. The
+handlers of each verb are a mixin (``PodCreateApi``, ...), and a client component
+includes the handlers for the verbs it sends; ``ApiServer`` is all of them.
 """
 
 from __future__ import annotations
@@ -27,13 +29,17 @@ from kubecheck import NONE, Array, Var, action, require, step_invariant, unchang
 from .etcd import ETCD_VARIABLES, Etcd
 from .objects import NO_REQUEST, Client, ClusterObjects, PodPhase, Response, Verb, pod_request
 
-__all__ = ["ApiServer"]
+__all__ = ["ApiServerCore", "PodCreateApi", "PodDeleteApi", "PodBindApi", "PodStatusApi", "ApiServer"]
 
 Nodes, Pods = ClusterObjects.Nodes, ClusterObjects.Pods
 
 
-class ApiServer(Etcd):
-    """Serves pod requests from clients and kubelets; the only writer of etcd."""
+class ApiServerCore(Etcd):
+    """The request slots, the shared handling of a request, and ``single_writer_etcd``.
+
+    The handlers for each verb are mixins below; a client component includes the ones for
+    the verbs it sends, so a model holds only the API server actions it can use.
+    """
 
     component = "apiserver"
     owns = ETCD_VARIABLES + ("requests", "responses", "kubelet_requests", "kubelet_responses")
@@ -43,13 +49,45 @@ class ApiServer(Etcd):
     kubelet_requests = Var(Array(Nodes, pod_request()), init=NO_REQUEST)   # each kubelet's request in flight
     kubelet_responses = Var(Array(Nodes, Response), init=Response.NONE)    # the answer to each kubelet's last request
 
-    # ---- the effect of each verb, shared by the client and kubelet handlers ----
+    def _serve_client(self, s: Any, client: Any, verb: Verb, handler: Any) -> None:
+        req = s.requests[client]
+        require(req.verb == verb)
+        s.responses[client] = handler(s, req)
+        s.requests[client] = NO_REQUEST
+
+    def _serve_kubelet(self, s: Any, node: Any, verb: Verb, handler: Any) -> None:
+        req = s.kubelet_requests[node]
+        require(req.verb == verb)
+        s.kubelet_responses[node] = handler(s, req)
+        s.kubelet_requests[node] = NO_REQUEST
+
+    @step_invariant
+    def single_writer_etcd(self, pre, post, step):
+        """Every step that changes etcd is an API server action."""
+        return step.by("apiserver") | unchanged(pre, post, *self.etcd_variables())
+
+
+class PodCreateApi(ApiServerCore):
+    """Pod creation (``POST /api/v1/namespaces/{ns}/pods``)."""
+
+    component = "apiserver"
 
     def _create_pod(self, s: Any, req: Any) -> Any:
         """Store a new pending pod in an empty slot; 409 if the slot holds one (AlreadyExists)."""
         ok = req.valid & (s.etcd_pod_phase[req.pod] == PodPhase.ABSENT)
         s.etcd_pod_phase[req.pod] = when(ok, PodPhase.PENDING, s.etcd_pod_phase[req.pod])
         return when(~req.valid, Response.INVALID, when(ok, Response.OK, Response.CONFLICT))
+
+    @action(client=Client)
+    def apiserver_create_pod(self, s, client):
+        """The API server handles a client's pod creation."""
+        self._serve_client(s, client, Verb.CREATE_POD, self._create_pod)
+
+
+class PodDeleteApi(ApiServerCore):
+    """Pod deletion (``DELETE .../pods/{name}``), graceful for bound pods."""
+
+    component = "apiserver"
 
     def _delete_pod(self, s: Any, req: Any) -> Any:
         """Delete a pod: a bound pod terminates first (graceful deletion), an unbound one goes at once."""
@@ -58,11 +96,33 @@ class ApiServer(Etcd):
         s.etcd_pod_phase[req.pod] = when(ok, when(node == NONE, PodPhase.ABSENT, PodPhase.TERMINATING), phase)
         return when(ok, Response.OK, Response.CONFLICT)
 
+    @action(client=Client)
+    def apiserver_delete_pod(self, s, client):
+        """The API server handles a client's pod deletion."""
+        self._serve_client(s, client, Verb.DELETE_POD, self._delete_pod)
+
+
+class PodBindApi(ApiServerCore):
+    """Binding (``POST .../pods/{name}/binding``), the scheduler's one write."""
+
+    component = "apiserver"
+
     def _bind_pod(self, s: Any, req: Any) -> Any:
-        """Bind a pending, unbound pod to a node (a pods/binding subresource create); 409 otherwise."""
+        """Bind a pending, unbound pod to a node; 409 otherwise."""
         ok = (s.etcd_pod_phase[req.pod] == PodPhase.PENDING) & (s.etcd_pod_node[req.pod] == NONE)
         s.etcd_pod_node[req.pod] = when(ok, req.node, s.etcd_pod_node[req.pod])
         return when(ok, Response.OK, Response.CONFLICT)
+
+    @action(client=Client)
+    def apiserver_bind_pod(self, s, client):
+        """The API server handles a binding (from the scheduler)."""
+        self._serve_client(s, client, Verb.BIND_POD, self._bind_pod)
+
+
+class PodStatusApi(ApiServerCore):
+    """Kubelets' pod status updates (``PUT .../pods/{name}/status``) and final removal."""
+
+    component = "apiserver"
 
     def _set_pod_phase(self, s: Any, req: Any) -> Any:
         """Update a pod's phase if it is still what the client saw (optimistic concurrency)."""
@@ -77,60 +137,18 @@ class ApiServer(Etcd):
         s.etcd_pod_node[req.pod] = when(ok, NONE, s.etcd_pod_node[req.pod])
         return when(ok, Response.OK, Response.CONFLICT)
 
-    def _serve(self, s: Any, verb: Verb, req: Any, respond: Any, clear: Any) -> None:
-        require(req.verb == verb)
-        handler = {Verb.CREATE_POD: self._create_pod, Verb.DELETE_POD: self._delete_pod,
-                   Verb.BIND_POD: self._bind_pod, Verb.SET_POD_PHASE: self._set_pod_phase,
-                   Verb.REMOVE_POD: self._remove_pod}[verb]
-        respond(handler(s, req))
-        clear()
-
-    # ---- actions: one per verb and kind of client ----
-
-    @action(client=Client)
-    def apiserver_create_pod(self, s, client):
-        """The API server handles a client's pod creation."""
-        self._serve_client(s, client, Verb.CREATE_POD)
-
-    @action(client=Client)
-    def apiserver_delete_pod(self, s, client):
-        """The API server handles a client's pod deletion."""
-        self._serve_client(s, client, Verb.DELETE_POD)
-
-    @action(client=Client)
-    def apiserver_bind_pod(self, s, client):
-        """The API server handles a binding (from the scheduler)."""
-        self._serve_client(s, client, Verb.BIND_POD)
-
     @action(node=Nodes)
     def apiserver_update_pod_status(self, s, node):
         """The API server handles a kubelet's pod status update."""
-        self._serve_kubelet(s, node, Verb.SET_POD_PHASE)
+        self._serve_kubelet(s, node, Verb.SET_POD_PHASE, self._set_pod_phase)
 
     @action(node=Nodes)
     def apiserver_remove_pod(self, s, node):
         """The API server handles a kubelet's confirmation that a terminating pod has stopped."""
-        self._serve_kubelet(s, node, Verb.REMOVE_POD)
+        self._serve_kubelet(s, node, Verb.REMOVE_POD, self._remove_pod)
 
-    def _serve_client(self, s: Any, client: Any, verb: Verb) -> None:
-        def respond(r: Any) -> None:
-            s.responses[client] = r
 
-        def clear() -> None:
-            s.requests[client] = NO_REQUEST
-        self._serve(s, verb, s.requests[client], respond, clear)
+class ApiServer(PodCreateApi, PodDeleteApi, PodBindApi, PodStatusApi):
+    """The whole pod API: every handler."""
 
-    def _serve_kubelet(self, s: Any, node: Any, verb: Verb) -> None:
-        def respond(r: Any) -> None:
-            s.kubelet_responses[node] = r
-
-        def clear() -> None:
-            s.kubelet_requests[node] = NO_REQUEST
-        self._serve(s, verb, s.kubelet_requests[node], respond, clear)
-
-    # ---- properties ----
-
-    @step_invariant
-    def single_writer_etcd(self, pre, post, step):
-        """Every step that changes etcd is an API server action."""
-        return step.by("apiserver") | unchanged(pre, post, *self.etcd_variables())
+    component = "apiserver"

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from kubecheck import Constant, Int, Var, action, require
 
-from .informer import Informer
+from .informer import PodInformer
 from .objects import Client
 
 __all__ = ["Faults"]
 
 
-class Faults(Informer):
+class Faults(PodInformer):
     """Watch disconnects (node crashes, partitions and lease loss live with their components)."""
 
     component = "faults"

@@ -19,7 +19,8 @@ Kubelets watch only the pods bound to their node (a field selector), so their ca
 separate, indexed by node, and show a pod bound elsewhere as absent.
 
 A model lists the clients that run an informer in ``watchers`` so that no other client's
-cache adds states.
+cache adds states. ``PodInformer`` serves control-plane clients and ``KubeletInformer``
+kubelets; ``Informer`` is both.
 """
 
 from __future__ import annotations
@@ -29,25 +30,22 @@ from kubecheck import NONE, Array, Option, Set, Var, action, all_of, require, wh
 from .etcd import Etcd
 from .objects import Client, ClusterObjects, PodPhase
 
-__all__ = ["Informer"]
+__all__ = ["PodInformer", "KubeletInformer", "Informer"]
 
 Nodes, Pods = ClusterObjects.Nodes, ClusterObjects.Pods
 
 
-class Informer(Etcd):
-    """Watch-fed caches of pods, for control-plane clients and for kubelets."""
+class PodInformer(Etcd):
+    """Watch-fed caches of pods for the control-plane clients listed in ``watchers``."""
 
     component = "informer"
-    owns = ("cache_pod_phase", "cache_pod_node", "watching", "kubelet_cache_pod_phase", "kubelet_watching")
+    owns = ("cache_pod_phase", "cache_pod_node", "watching")
 
     watchers: tuple[Client, ...] = ()      # the control-plane clients that run a pod informer in this model
-    kubelets_watch: bool = False           # whether kubelets run one (models with kubelets set it)
 
     cache_pod_phase = Var(Array(Client, Array(Pods, PodPhase)), init=PodPhase.ABSENT)   # each client's view of pod phases
     cache_pod_node = Var(Array(Client, Array(Pods, Option(Nodes))), init=NONE)         # each client's view of bindings
     watching = Var(Set(Client), init=True)                                              # clients whose watch is open
-    kubelet_cache_pod_phase = Var(Array(Nodes, Array(Pods, PodPhase)), init=PodPhase.ABSENT)  # each kubelet's view of its pods
-    kubelet_watching = Var(Set(Nodes), init=True)                                       # kubelets whose watch is open
 
     # ---- what a client's cache shows, for the components that read it ----
 
@@ -56,10 +54,6 @@ class Informer(Etcd):
 
     def cached_node(self, s, client, pod):
         return s.cache_pod_node[client][pod]
-
-    def kubelet_view(self, s, node, pod):
-        """The phase of ``pod`` as the kubelet on ``node`` should see it: absent unless bound there."""
-        return when(s.etcd_pod_node[pod] == node, s.etcd_pod_phase[pod], PodPhase.ABSENT)
 
     # ---- actions ----
 
@@ -82,6 +76,27 @@ class Informer(Etcd):
         s.cache_pod_node[client].set_all(lambda p: s.etcd_pod_node[p])
         s.watching[client] = True
 
+    def cache_is_fresh(self, s, client):
+        """The client's cache equals the store (used by convergence predicates)."""
+        return all_of(self.Pods, lambda p: (s.cache_pod_phase[client][p] == s.etcd_pod_phase[p])
+                      & (s.cache_pod_node[client][p] == s.etcd_pod_node[p]))
+
+
+class KubeletInformer(Etcd):
+    """Each kubelet's watch-fed cache of the pods bound to its node."""
+
+    component = "informer"
+    owns = ("kubelet_cache_pod_phase", "kubelet_watching")
+
+    kubelets_watch: bool = True            # models can turn kubelets' informers off
+
+    kubelet_cache_pod_phase = Var(Array(Nodes, Array(Pods, PodPhase)), init=PodPhase.ABSENT)  # each kubelet's view of its pods
+    kubelet_watching = Var(Set(Nodes), init=True)                                       # kubelets whose watch is open
+
+    def kubelet_view(self, s, node, pod):
+        """The phase of ``pod`` as the kubelet on ``node`` should see it: absent unless bound there."""
+        return when(s.etcd_pod_node[pod] == node, s.etcd_pod_phase[pod], PodPhase.ABSENT)
+
     @action(node=Nodes, pod=Pods)
     def informer_deliver_kubelet_event(self, s, node, pod):
         """A watch event brings the kubelet's copy of one of its pods up to date."""
@@ -98,7 +113,8 @@ class Informer(Etcd):
         s.kubelet_cache_pod_phase[node].set_all(lambda p: self.kubelet_view(s, node, p))
         s.kubelet_watching[node] = True
 
-    def cache_is_fresh(self, s, client):
-        """The client's cache equals the store (used by convergence predicates)."""
-        return all_of(self.Pods, lambda p: (s.cache_pod_phase[client][p] == s.etcd_pod_phase[p])
-                      & (s.cache_pod_node[client][p] == s.etcd_pod_node[p]))
+
+class Informer(PodInformer, KubeletInformer):
+    """Both kinds of cache."""
+
+    component = "informer"

@@ -292,7 +292,7 @@ bounded         always      holds
 reaches_limit   sometimes   holds     witness: 3 steps
 deadlock_free   deadlock    holds
 
-OK: every checked property holds (3 checked)
+OK: every property holds (3 checked)
 """
 
 
@@ -496,7 +496,7 @@ def test_report_flags_actions_that_never_fired_and_prints_warnings(capsys: pytes
         "warning: action `gc_remove_pod` never fired: its guard is false in every reachable state (usually a spec "
         "bug).",
         "",
-        "OK: every checked property holds (4 checked)",
+        "OK: every property holds (4 checked)",
         "",
     ]
 

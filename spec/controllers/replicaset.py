@@ -24,9 +24,9 @@ from __future__ import annotations
 from kubecheck import (NONE, Constant, Int, Model, Option, Set, Var, action, all_of, always, count, eventually_always,
                        maximum, require, sometimes, when)
 
-from ..apiserver import ApiServer
+from ..apiserver import PodCreateApi, PodDeleteApi
 from ..faults import Faults
-from ..informer import Informer
+from ..informer import PodInformer
 from ..objects import NO_REQUEST, Client, ClusterObjects, PodPhase, Response, Verb
 
 __all__ = ["ReplicaSetController", "ReplicaSetModel"]
@@ -36,7 +36,7 @@ RSC = Client.REPLICASET_CONTROLLER
 ACTIVE = (PodPhase.PENDING, PodPhase.RUNNING)
 
 
-class ReplicaSetController(Informer, ApiServer):
+class ReplicaSetController(PodInformer, PodCreateApi, PodDeleteApi):
     """Creates and deletes pods, through the API server, until the active ones number ``replicas``."""
 
     component = "replicaset_controller"
