@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from kubecheck.explicit import EvaluatorSuccessors, explore
 from kubecheck.spec.controllers.replicaset import ReplicaSetModel
-from kubecheck import action, maximum, require
+import pytest
+
+from kubecheck import ConfigError, action, maximum, require
 
 
 def verdicts(result):
@@ -66,3 +68,18 @@ def test_without_expectations_the_stale_cache_over_creates():
         "replicaset_controller_handle_response",
         "replicaset_controller_sync",
         "replicaset_controller_create_pod(pod=pod3)", "apiserver_create_pod(client=REPLICASET_CONTROLLER)"]
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"nodes": 0}, "config key `nodes` of model `replicaset` must be at least 1 (nodes); got 0."),
+    ({"replicas": 4}, "replicas (4) cannot exceed pod_slots (3): the ReplicaSet could never reach its desired count; "
+                      "raise pod_slots."),
+    ({"watch_disconnects": -1}, "config key `watch_disconnects` of model `replicaset` must be at least 0 (budget of "
+                                "dropped watches (informers must relist)); got -1."),
+    ({"surge": 1}, "model `replicaset` has no config key `surge`; its keys are: nodes, pod_slots, replicas, "
+                   "expectation_timeouts, watch_disconnects."),
+])
+def test_bad_configurations_are_refused_before_exploring(config, message):
+    with pytest.raises(ConfigError) as e:
+        ReplicaSetModel(**config)
+    assert str(e.value) == message
