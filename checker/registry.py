@@ -37,6 +37,7 @@ MODELS: dict[str, str] = {
     "two-phase-commit": "kubecheck.spec.examples.two_phase:TwoPhaseCommit",
     "water-jugs": "kubecheck.spec.examples.water_jugs:WaterJugs",
     "replicaset": "kubecheck.spec.controllers.replicaset:ReplicaSetModel",
+    "leader-election": "kubecheck.spec.leader_model:LeaderElectionModel",
 }
 """Shipped model name -> ``"module:Class"``."""
 

@@ -25,6 +25,7 @@ CASES = [(cls, {}) for cls in LANGUAGE_MODELS] + [
     ("water-jugs", {}),
     ("replicaset", {}),
     ("replicaset", {"expectation_timeouts": 1, "watch_disconnects": 2}),
+    ("leader-election", {"replicas_per_role": 1}),
 ]
 
 

@@ -1,0 +1,189 @@
+"""The leader-election model: pinned figures, and each guard of ``one_leader`` shown to matter.
+
+The default configuration (two roles, two replicas each, one lost renewal) is checked on
+the default engine and on the reference evaluator, which must agree on all of it. Each
+broken variant below is the model with one action overridden, one guard removed or one
+update dropped. Each is pinned with the exact shortest counterexample to ``one_leader``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kubecheck import ConfigError, action, require
+from kubecheck.spec.leader import LeaseAge, LeaseStore, LeaseUpdate, Role
+from kubecheck.spec.leader_model import LeaderElectionModel
+from kubecheck.spec.objects import Response
+from test_examples import counts, run_both
+
+Replicas = LeaseStore.Replicas
+
+DEFAULT_VERDICTS = {
+    "single_writer_etcd": "holds",
+    "one_leader": "holds",
+    "leader_holds_lease": "holds",
+    "acts_only_while_holding_lease": "holds",
+    "leader_elected": "holds",
+    "leadership_changed_hands": "holds",
+    "leader_converges": "not_checked",
+}
+
+
+def cm(action_name: str, replica: int | None = None) -> str:
+    """The label of a controller-manager step, as ``trace.labels(ir)`` writes it."""
+    if replica is None:
+        return f"{action_name}(role=CONTROLLER_MANAGER)"
+    return f"{action_name}(role=CONTROLLER_MANAGER, replica=replica{replica})"
+
+
+def test_default_configuration():
+    _, s = run_both(LeaderElectionModel().checker())
+    assert counts(s) == ("complete", 44_048, 266_497, 24)
+    assert s["verdicts"] == DEFAULT_VERDICTS
+    assert s["counterexamples"] == {}
+    assert s["notes"] == {"leader_elected": "witness: 6 steps", "leadership_changed_hands": "witness: 10 steps"}
+    # Every action fires; handling a 409 only ever leads back to a state already found.
+    assert s["coverage"] == [
+        ("apiserver_update_lease", 42_944, 4_608),
+        ("apiserver_reject_lease_update", 26_560, 438),
+        ("elector_request_lease", 42_944, 11_321),
+        ("elector_take_lease", 15_936, 1_196),
+        ("elector_handle_conflict", 26_560, 0),
+        ("elector_step_down", 15_936, 2_808),
+        ("leader_act", 39_840, 1_008),
+        ("clock_pass_renew_deadline", 31_872, 6_844),
+        ("clock_expire_lease", 15_936, 9_480),
+        ("fault_lose_renewal", 7_968, 6_344),
+    ]
+    assert s["warnings"] == ["property `leader_converges` (eventually_always) is temporal; the explicit engine "
+                             "checks safety properties only, so it was not checked."]
+    assert s["exit_code"] == 3   # a property left unchecked is not a pass
+
+
+def test_one_role_and_more_replicas():
+    class ControllerManagerOnly(LeaderElectionModel):
+        name = "leader-election-controller-manager"
+        roles = (Role.CONTROLLER_MANAGER,)
+
+    r = ControllerManagerOnly().checker().run()
+    assert (r.distinct_states, r.total_states, r.depth) == (388, 1_185, 17)
+    assert {n: p.verdict for n, p in r.properties.items()} == DEFAULT_VERDICTS
+    r = ControllerManagerOnly(replicas_per_role=3, lease_losses=2).checker().run()
+    assert (r.distinct_states, r.total_states, r.depth) == (3_752, 14_173, 21)
+    assert {n: p.verdict for n, p in r.properties.items()} == DEFAULT_VERDICTS
+
+
+# ---- broken variants: each removes one thing that one_leader rests on ----
+
+class LeaseExpiresUnderItsLeader(LeaderElectionModel):
+    """The Lease may expire while its leader still leads.
+
+    The leader does not step down in time. Its process is paused past LeaseDuration −
+    RenewDeadline, or its renew deadline is not shorter than the lease duration, a
+    configuration that NewLeaderElector refuses.
+    """
+
+    name = "leader-election-no-timely-step-down"
+
+    @action(role=Role, kind="environment")
+    def clock_expire_lease(self, s, role):
+        require(s.lease_age[role] == LeaseAge.PAST_RENEW_DEADLINE)
+        s.lease_age[role] = LeaseAge.EXPIRED
+
+
+class NoResourceVersionCheck(LeaderElectionModel):
+    """The API server stores a Lease update even when the Lease changed after the client read it."""
+
+    name = "leader-election-no-optimistic-concurrency"
+
+    @action(role=Role, replica=Replicas, fairness="weak")
+    def apiserver_update_lease(self, s, role, replica):
+        require(s.lease_updates[role][replica] != LeaseUpdate.NONE)
+        self.write_lease(s, role, replica)
+
+
+class LateAnswerKept(LeaderElectionModel):
+    """The client has no timeout: an OK that arrives after the renew deadline still counts (#44887)."""
+
+    name = "leader-election-late-answer"
+
+    @action(role=Role, kind="environment")
+    def clock_pass_renew_deadline(self, s, role):
+        require(s.lease_age[role] == LeaseAge.FRESH)
+        s.lease_age[role] = LeaseAge.PAST_RENEW_DEADLINE
+
+
+class ImpatientCandidate(LeaderElectionModel):
+    """A candidate takes the Lease without waiting for it to expire."""
+
+    name = "leader-election-impatient-candidate"
+
+    @action(role=Role, replica=Replicas, fairness="weak")
+    def elector_request_lease(self, s, role, replica):
+        require(s.lease_updates[role][replica] == LeaseUpdate.NONE)
+        require(s.lease_responses[role][replica] == Response.NONE)
+        s.lease_updates[role][replica] = LeaseUpdate.CURRENT
+
+
+BROKEN = {
+    # replica1 leads; its renew deadline and then its lease duration pass while it still
+    # leads; replica2 takes the expired Lease.
+    LeaseExpiresUnderItsLeader: [
+        cm("elector_request_lease", 1), cm("apiserver_update_lease", 1), cm("elector_take_lease", 1),
+        cm("clock_pass_renew_deadline"), cm("clock_expire_lease"),
+        cm("elector_request_lease", 2), cm("apiserver_update_lease", 2), cm("elector_take_lease", 2),
+    ],
+    # Both replicas read the free Lease, and both updates are stored, the second over the first.
+    NoResourceVersionCheck: [
+        cm("elector_request_lease", 1), cm("elector_request_lease", 2),
+        cm("apiserver_update_lease", 1), cm("apiserver_update_lease", 2),
+        cm("elector_take_lease", 1), cm("elector_take_lease", 2),
+    ],
+    # replica1's update is stored, but its OK is still on the way when the Lease expires;
+    # replica2 takes the expired Lease, and then replica1's late OK counts too.
+    LateAnswerKept: [
+        cm("elector_request_lease", 1), cm("apiserver_update_lease", 1),
+        cm("clock_pass_renew_deadline"), cm("clock_expire_lease"),
+        cm("elector_request_lease", 2), cm("apiserver_update_lease", 2),
+        cm("elector_take_lease", 1), cm("elector_take_lease", 2),
+    ],
+    # replica2 sends its update while replica1's Lease is fresh, and it is stored.
+    ImpatientCandidate: [
+        cm("elector_request_lease", 1), cm("apiserver_update_lease", 1),
+        cm("elector_request_lease", 2), cm("apiserver_update_lease", 2),
+        cm("elector_take_lease", 1), cm("elector_take_lease", 2),
+    ],
+}
+
+
+@pytest.mark.parametrize("variant", list(BROKEN), ids=lambda v: v.model_name())
+def test_each_broken_variant_makes_two_leaders(variant):
+    # BFS stops at the first level that violates one_leader, so the trace is a shortest one.
+    model = variant()
+    r = model.checker().properties("one_leader").first().run()
+    assert r.properties["one_leader"].verdict == "violated"
+    trace = r.properties["one_leader"].counterexample
+    assert trace.length == len(BROKEN[variant])
+    assert trace.labels(model.ir) == BROKEN[variant]
+
+
+def test_a_leader_paused_past_its_lease_acts_on_an_expired_lease():
+    # The first broken variant, seen through acting: replica1 acts after its Lease expired.
+    model = LeaseExpiresUnderItsLeader()
+    r = model.checker().properties("acts_only_while_holding_lease").first().run()
+    assert r.properties["acts_only_while_holding_lease"].counterexample.labels(model.ir) == [
+        cm("elector_request_lease", 1), cm("apiserver_update_lease", 1), cm("elector_take_lease", 1),
+        cm("clock_pass_renew_deadline"), cm("clock_expire_lease"), cm("leader_act", 1),
+    ]
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"replicas_per_role": 0}, "config key `replicas_per_role` of model `leader-election` must be at least 1 "
+                               "(replicas of each component that elects a leader); got 0."),
+    ({"lease_losses": -1}, "config key `lease_losses` of model `leader-election` must be at least 0 (budget of "
+                           "lost lease renewals (fault: leader lease loss)); got -1."),
+])
+def test_bad_configurations_are_refused_before_exploring(config, message):
+    with pytest.raises(ConfigError) as e:
+        LeaderElectionModel(**config)
+    assert str(e.value) == message
