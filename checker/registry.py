@@ -38,6 +38,7 @@ MODELS: dict[str, str] = {
     "water-jugs": "kubecheck.spec.examples.water_jugs:WaterJugs",
     "replicaset": "kubecheck.spec.controllers.replicaset:ReplicaSetModel",
     "leader-election": "kubecheck.spec.leader_model:LeaderElectionModel",
+    "namespace": "kubecheck.spec.namespace_model:NamespaceModel",
 }
 """Shipped model name -> ``"module:Class"``."""
 

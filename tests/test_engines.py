@@ -26,6 +26,8 @@ CASES = [(cls, {}) for cls in LANGUAGE_MODELS] + [
     ("replicaset", {}),
     ("replicaset", {"expectation_timeouts": 1, "watch_disconnects": 2}),
     ("leader-election", {"replicas_per_role": 1}),
+    ("namespace", {}),
+    ("namespace", {"namespaces": 2, "namespace_creations": 1, "namespace_deletions": 1}),
 ]
 
 
