@@ -39,6 +39,7 @@ MODELS: dict[str, str] = {
     "replicaset": "kubecheck.spec.controllers.replicaset:ReplicaSetModel",
     "leader-election": "kubecheck.spec.leader_model:LeaderElectionModel",
     "namespace": "kubecheck.spec.namespace_model:NamespaceModel",
+    "scheduler": "kubecheck.spec.scheduling_model:SchedulingModel",
 }
 """Shipped model name -> ``"module:Class"``."""
 
@@ -123,6 +124,17 @@ def _first_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
 
+def _packaged_module(path: str) -> str | None:
+    """``kubecheck.spec.x.y`` for a file inside the installed ``kubecheck.spec`` package, else None."""
+    import kubecheck.spec
+    root = os.path.dirname(os.path.realpath(kubecheck.spec.__file__))
+    real = os.path.realpath(path)
+    if not real.startswith(root + os.sep) or not os.path.isfile(real):
+        return None
+    rel = os.path.splitext(os.path.relpath(real, root))[0]
+    return "kubecheck.spec." + rel.replace(os.sep, ".")
+
+
 def _import_file(path: str) -> ModuleType:
     """Import a spec file by path, as a module of its own with a unique name."""
     if not os.path.exists(path):
@@ -131,6 +143,11 @@ def _import_file(path: str) -> ModuleType:
     if not os.path.isfile(path):
         raise ConfigError(f"`{path}` is not a file; give the path of a Python file that defines the model, as "
                           f"{_FILE_FORM}.")
+    packaged = _packaged_module(path)
+    if packaged is not None:
+        # One of kubecheck's own spec files: import it as part of its package, so that its
+        # relative imports work and its classes are the ones the registry names.
+        return importlib.import_module(packaged)
     stem = os.path.splitext(os.path.basename(path))[0]
     modname = f"kubecheck_user_{next(_counter)}_{''.join(c if c.isalnum() else '_' for c in stem)}"
     spec = importlib.util.spec_from_file_location(modname, path)

@@ -73,9 +73,11 @@ class PodCreateApi(ApiServerCore):
     component = "apiserver"
 
     def _create_pod(self, s: Any, req: Any) -> Any:
-        """Store a new pending pod in an empty slot; 409 if the slot holds one (AlreadyExists)."""
+        """Store a new pending pod in an empty slot, bound to the node its manifest names (spec.nodeName),
+        if any; 409 if the slot holds one (AlreadyExists)."""
         ok = req.valid & (s.etcd_pod_phase[req.pod] == PodPhase.ABSENT)
         s.etcd_pod_phase[req.pod] = when(ok, PodPhase.PENDING, s.etcd_pod_phase[req.pod])
+        s.etcd_pod_node[req.pod] = when(ok, req.node, s.etcd_pod_node[req.pod])
         return when(~req.valid, Response.INVALID, when(ok, Response.OK, Response.CONFLICT))
 
     @action(client=Client)

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from kubecheck import Constant, Int, Var, action, require
 
-from .informer import PodInformer
-from .objects import Client
+from .informer import KubeletInformer, PodInformer
+from .objects import Client, ClusterObjects
 
-__all__ = ["Faults"]
+__all__ = ["Faults", "KubeletWatchFaults"]
 
 
 class Faults(PodInformer):
@@ -37,4 +37,20 @@ class Faults(PodInformer):
         require(s.watching[client])
         require(s.watch_drops < self.watch_disconnects)
         s.watching[client] = False
+        s.watch_drops = s.watch_drops + 1
+
+
+class KubeletWatchFaults(Faults, KubeletInformer):
+    """Dropped watches of kubelets too, from the same budget."""
+
+    component = "faults"
+    owns = ("watching", "kubelet_watching", "watch_drops")
+
+    @action(node=ClusterObjects.Nodes, kind="fault")
+    def fault_drop_kubelet_watch(self, s, node):
+        """A kubelet's watch connection breaks: its cache stops updating until it relists."""
+        require(self.kubelets_watch)
+        require(s.kubelet_watching[node])
+        require(s.watch_drops < self.watch_disconnects)
+        s.kubelet_watching[node] = False
         s.watch_drops = s.watch_drops + 1

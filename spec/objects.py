@@ -63,7 +63,7 @@ def pod_request() -> Record:
     return Record(
         verb=Verb,                       # what is asked
         pod=Option(ClusterObjects.Pods),   # the pod slot it is about
-        node=Option(ClusterObjects.Nodes),  # the node, for a binding
+        node=Option(ClusterObjects.Nodes),  # the node, for a binding or a pod that names its node
         phase=PodPhase,                  # the new phase, for a status update
         seen=PodPhase,                   # the phase the client last saw (optimistic concurrency)
         valid=Bool,                      # whether the object passes validation

@@ -238,7 +238,7 @@ def test_every_shipped_example_checks_from_the_command_line(capsys: pytest.Captu
 
 def test_registry_names_every_model_by_its_own_name() -> None:
     assert list(MODELS) == ["replicaset-anchor", "mutex", "two-phase-commit", "water-jugs", "replicaset",
-                            "leader-election", "namespace"]
+                            "leader-election", "namespace", "scheduler"]
     for name in MODELS:
         assert load_model(name).model_name() == name
     assert build_model("replicaset-anchor", ["pods=4", "replicas=3"]).config == \
@@ -322,7 +322,7 @@ step   action                    changes
 @pytest.mark.parametrize("argv, message", [
     (["check", "nope"],
      "unknown model `nope`; the shipped models are: replicaset-anchor, mutex, two-phase-commit, water-jugs, "
-     "replicaset, leader-election, namespace. "
+     "replicaset, leader-election, namespace, scheduler. "
      "To check a spec of your own, name its file and class: path/to/file.py:ClassName."),
     (["check", "--config", "foo=1"],
      f"model `replicaset-anchor` has no config key `foo`; its keys are: {ANCHOR_KEYS}."),
@@ -676,3 +676,9 @@ def test_a_user_spec_trace_replays_from_the_file_alone(capsys: pytest.CaptureFix
 def test_max_memory_prints_the_partial_report_and_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
     code, data = run_json(capsys, "check", "replicaset-anchor", "--config", "pods=4", "--max-memory", "1")
     assert (code, data["stopped_by"], data["distinct_states"], data["total_states"]) == (3, "max_memory", 2409, 6797)
+
+
+def test_a_project_spec_file_with_relative_imports_is_checked_by_path(capsys: pytest.CaptureFixture[str]) -> None:
+    import kubecheck.spec.controllers.replicaset as rs
+    code, data = run_json(capsys, "check", f"{rs.__file__}:ReplicaSetModel")
+    assert (code, data["model"], data["distinct_states"]) == (3, "replicaset", 195)
