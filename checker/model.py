@@ -256,6 +256,19 @@ class Model(Component):
     def validate_config(self) -> None:
         """Override to refuse impossible configurations with a ConfigError."""
 
+    def gate(self, s: Any, component: str) -> Any:
+        """An extra guard for every action of ``component``, or None (the default).
+
+        A composed model uses it to say when a whole component may act, without touching the
+        component's own spec. For example, controllers act only while their replica leads::
+
+            def gate(self, s, component):
+                if component in ("replicaset_controller", "deployment_controller"):
+                    return self.some_replica_leads(s, Role.CONTROLLER_MANAGER)
+                return None
+        """
+        return None
+
     @classmethod
     def model_name(cls) -> str:
         return cls.__dict__.get("name") or re.sub(r"(?<!^)(?=[A-Z])", "-", cls.__name__).lower()
@@ -938,6 +951,7 @@ def _class_file(cls: type) -> str:
 
 def _trace_action(model: Model, builder: _Builder, decl: ActionDecl, owner: type, values: dict[str, Any]) -> Action:
     rec = _Recorder(decl.name)
+    comp = decl.component or (owner.component_name() if issubclass(owner, Component) else model.model_name())
     with tracing(f"action `{decl.name}`", values):
         params = []
         for pname, dom in decl.params.items():
@@ -946,6 +960,9 @@ def _trace_action(model: Model, builder: _Builder, decl: ActionDecl, owner: type
         sp = StateProxy(builder, rec)
         _RECORDERS.append(rec)
         try:
+            gate = model.gate(sp, comp)
+            if gate is not None:
+                rec.require(gate)
             ret = decl.fn(model, sp, *params)
             for ops in list(rec.queues.values()):
                 _lower_queue(ops)
@@ -959,7 +976,6 @@ def _trace_action(model: Model, builder: _Builder, decl: ActionDecl, owner: type
         guard = guard & g
     updates = tuple(rec.updates)
     _check_double_writes(decl, updates)
-    comp = decl.component or (owner.component_name() if issubclass(owner, Component) else model.model_name())
     writes = frozenset(u.leaf for u in updates)
     return Action(decl.name, comp, decl.kind, decl.fairness, tuple(params), guard, updates, writes,
                   decl.source, decl.doc, tuple(zip(rec.guards, rec.sources)))

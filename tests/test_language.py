@@ -222,3 +222,20 @@ def test_step_by_names_only_components_of_the_model():
         Typo().ir
     assert str(e.value).endswith("in property `only_users`: step.by('usr') names no component of this model; its "
                                  "components are typo.")
+
+
+def test_a_model_can_gate_every_action_of_a_component():
+    from language_models import Registers
+
+    class Gated(Registers):
+        """The reader may act only once the writer has written 2."""
+
+        def gate(self, s, component):
+            return (s.value == 2) if component == "reader" else None
+
+    ir = Gated().ir
+    assert ir.action("reader_copy").requires[0][0] is ir.action("reader_scribble").requires[0][0]
+    r = explore(ir)
+    # reader_copy now waits for value == 2, so copy is 0 or 2: (value, copy) ranges over {0,1,2} x {0,2}
+    assert (r.distinct_states, r.properties["single_writer"].counterexample.labels(ir)) == (
+        6, ["writer_set(v=2)", "reader_copy", "reader_scribble"])
