@@ -40,6 +40,7 @@ MODELS: dict[str, str] = {
     "leader-election": "kubecheck.spec.leader_model:LeaderElectionModel",
     "namespace": "kubecheck.spec.namespace_model:NamespaceModel",
     "scheduler": "kubecheck.spec.scheduling_model:SchedulingModel",
+    "endpoints": "kubecheck.spec.endpoints_model:EndpointsModel",
 }
 """Shipped model name -> ``"module:Class"``."""
 

@@ -30,6 +30,8 @@ CASES = [(cls, {}) for cls in LANGUAGE_MODELS] + [
     ("namespace", {"namespaces": 2, "namespace_creations": 1, "namespace_deletions": 1}),
     ("scheduler", {"watch_disconnects": 0, "user_invalid_posts": 0, "image_pull_failures": 0, "user_deletes": 0}),
     ("scheduler", {"user_creates": 1, "user_invalid_posts": 0}),
+    ("endpoints", {"kube_proxies": 0}),
+    ("endpoints", {"pod_slots": 1}),
 ]
 
 

@@ -1,0 +1,164 @@
+"""The endpoints model: pinned figures, the lag shown, and each guard of the endpoints controller shown to matter."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubecheck import ConfigError, action, always, require
+from kubecheck.explicit import EvaluatorSuccessors, explore
+from kubecheck.spec.endpoints_model import EndpointsModel
+from kubecheck.spec.objects import PodPhase, Response
+
+CAUGHT_UP = "endpoints_list_only_ready_pods_once_caught_up"
+
+EXPECTED = {"single_writer_etcd": "holds", CAUGHT_UP: "holds", "traffic_reaches_only_ready_pods": "violated",
+            "traffic_reaches_a_ready_pod": "holds", "endpoints_and_routes_converge": "not_checked"}
+
+# The Service exists and the controller knows it: the start of every counterexample below.
+SERVICE = ["user_create_service", "apiserver_create_service", "endpoints_informer_deliver_service_event"]
+
+# pod1 runs on node1, and the controller lists it.
+POD1_LISTED = SERVICE + ["pod_becomes_ready(pod=pod1, node=node1)", "endpoints_informer_deliver_pod_event(pod=pod1)",
+                         "endpoints_controller_sync", "apiserver_update_endpoints"]
+
+
+def verdicts(result):
+    return {n: p.verdict for n, p in result.properties.items()}
+
+
+# A broken variant violates the caught-up property too.
+BROKEN = dict(EXPECTED, **{CAUGHT_UP: "violated"})
+
+
+def shortest_counterexample(model, prop, expected):
+    """The labels of the shortest run of ``model`` that violates ``prop``, once every verdict is as expected."""
+    ir = model.ir
+    r = explore(ir)
+    assert verdicts(r) == expected
+    return r.properties[prop].counterexample.labels(ir)
+
+
+def test_default_configuration():
+    ir = EndpointsModel().ir
+    r = explore(ir)
+    assert (r.stopped_by, r.distinct_states, r.total_states, r.depth) == ("complete", 46153, 192267, 34)
+    assert verdicts(r) == EXPECTED
+    slow = explore(ir, successors=EvaluatorSuccessors(ir))
+    assert (slow.distinct_states, slow.total_states, slow.depth, verdicts(slow)) == (
+        r.distinct_states, r.total_states, r.depth, verdicts(r))
+
+
+def test_every_action_fires():
+    r = explore(EndpointsModel().ir)
+    assert [c.name for c in r.coverage if c.fired == 0] == []
+    assert r.warnings == [
+        "property `endpoints_and_routes_converge` (eventually_always) is temporal; the explicit engine checks "
+        "safety properties only, so it was not checked."]
+
+
+def test_traffic_reaches_a_stopped_pod_before_the_rules_catch_up():
+    # The guarantee is eventual: pod1 is listed and routed to, then stops, and a connection
+    # still reaches it, because neither the endpoints nor node1's rules have caught up yet.
+    assert shortest_counterexample(EndpointsModel(), "traffic_reaches_only_ready_pods", EXPECTED) == POD1_LISTED + [
+        "kube_proxy_receive_endpoints(node=node1)", "kube_proxy_sync_rules(node=node1)",
+        "pod_stops(pod=pod1)", "client_sends_request(node=node1, pod=pod1)"]
+
+
+@pytest.mark.slow
+def test_every_kube_proxy():
+    r = explore(EndpointsModel(kube_proxies=2).ir)
+    assert (r.stopped_by, r.distinct_states, r.total_states, r.depth) == ("complete", 369253, 2218087, 36)
+    assert verdicts(r) == EXPECTED
+
+
+class NeverConflicts(EndpointsModel):
+    """The default model, with one more invariant: the API server never answers the controller 409."""
+
+    name = "endpoints-never-conflicts"
+
+    @always
+    def never_conflicts(self, s):
+        return s.epc_response != Response.CONFLICT
+
+
+def test_the_staleness_check_leaves_the_precondition_nothing_to_refuse():
+    # A sync sends only once the controller's copy shows its own last write, and it is the
+    # only writer, so what it saw is always what is stored.
+    r = explore(NeverConflicts().ir)
+    assert verdicts(r) == dict(EXPECTED, never_conflicts="holds")
+
+
+class WithoutOptimisticConcurrency(EndpointsModel):
+    """Broken in one named way: the API server stores the controller's update without comparing what it saw."""
+
+    name = "endpoints-without-optimistic-concurrency"
+
+    @action(fairness="weak")
+    def apiserver_update_endpoints(self, s):
+        require(s.epc_request.pending)
+        self.store_endpoints(s, True)
+
+
+def test_without_optimistic_concurrency_nothing_changes():
+    # So the check is not what keeps the endpoints right in this model: it would matter with
+    # a second writer (another controller-manager during a leader handover).
+    r = explore(WithoutOptimisticConcurrency().ir)
+    assert (r.stopped_by, r.distinct_states, r.total_states, r.depth) == ("complete", 46153, 192267, 34)
+    assert verdicts(r) == EXPECTED
+
+
+class ListsUnreadyPods(EndpointsModel):
+    """Broken in one named way: the controller lists every running pod, whatever its Ready condition."""
+
+    name = "endpoints-lists-unready-pods"
+
+    @action(fairness="weak")
+    def endpoints_controller_sync(self, s):
+        require(self.can_sync(s))
+        require(~s.epc_endpoints_outdated)
+        require(~self.cached_endpoints_current(s))
+        s.epc_request = {"pending": True, "endpoints": lambda p: s.epc_cache_pod_phase[p] == PodPhase.RUNNING,
+                         "seen": lambda p: s.epc_cache_endpoints[p]}
+        s.epc_queued = False
+        s.epc_endpoints_outdated = True
+
+
+def test_listing_unready_pods_lists_a_pod_on_a_not_ready_node():
+    # pod2 starts on node1, node1 goes NotReady, and the controller, which has seen pod2
+    # running but not ready, lists it with pod1: it has caught up, and pod2 stays listed.
+    assert shortest_counterexample(ListsUnreadyPods(), CAUGHT_UP, BROKEN) == SERVICE + [
+        "pod_becomes_ready(pod=pod1, node=node1)", "endpoints_informer_deliver_pod_event(pod=pod1)",
+        "pod_becomes_ready(pod=pod2, node=node1)", "node_becomes_not_ready(node=node1)",
+        "endpoints_informer_deliver_pod_event(pod=pod2)", "endpoints_controller_sync", "apiserver_update_endpoints",
+        "endpoints_controller_handle_response"]
+
+
+class WithoutStalenessCheck(EndpointsModel):
+    """Broken in one named way: a sync trusts the controller's copy of the Endpoints before its own write is in it."""
+
+    name = "endpoints-without-staleness-check"
+
+    @action(fairness="weak")
+    def endpoints_controller_skip_sync(self, s):
+        require(self.can_sync(s))
+        require(self.cached_endpoints_current(s))
+        s.epc_queued = False
+
+
+def test_without_the_staleness_check_a_stopped_pod_stays_listed():
+    # The controller's copy does not show its write of pod1 yet; pod1 stops, the copy
+    # agrees with "no ready pods", and the controller goes idle with pod1 still listed.
+    assert shortest_counterexample(WithoutStalenessCheck(), CAUGHT_UP, BROKEN) == POD1_LISTED + [
+        "endpoints_controller_handle_response", "pod_stops(pod=pod1)", "endpoints_informer_deliver_pod_event(pod=pod1)",
+        "endpoints_controller_skip_sync"]
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"kube_proxies": 3}, "kube_proxies (3) cannot exceed nodes (2): kube-proxy runs once per node; raise nodes."),
+    ({"node_failures": -1}, "config key `node_failures` of model `endpoints` must be at least 0 (budget of nodes "
+                            "that go NotReady); got -1."),
+])
+def test_bad_configurations_are_refused_before_exploring(config, message):
+    with pytest.raises(ConfigError) as e:
+        EndpointsModel(**config)
+    assert str(e.value) == message
