@@ -41,6 +41,7 @@ MODELS: dict[str, str] = {
     "namespace": "kubecheck.spec.namespace_model:NamespaceModel",
     "scheduler": "kubecheck.spec.scheduling_model:SchedulingModel",
     "endpoints": "kubecheck.spec.endpoints_model:EndpointsModel",
+    "deployment": "kubecheck.spec.deployment_model:DeploymentModel",
 }
 """Shipped model name -> ``"module:Class"``."""
 

@@ -32,6 +32,7 @@ CASES = [(cls, {}) for cls in LANGUAGE_MODELS] + [
     ("scheduler", {"user_creates": 1, "user_invalid_posts": 0}),
     ("endpoints", {"kube_proxies": 0}),
     ("endpoints", {"pod_slots": 1}),
+    ("deployment", {"user_scales": 0, "watch_disconnects": 0}),
 ]
 
 

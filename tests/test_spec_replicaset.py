@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from kubecheck.explicit import EvaluatorSuccessors, explore
-from kubecheck.spec.controllers.replicaset import ReplicaSetModel
+from kubecheck.spec.controllers.replicaset import ReplicaSetModel, ReplicaSets
 import pytest
 
 from kubecheck import ConfigError, action, maximum, require
+
+# The ReplicaSet is now an object a user creates (and may scale once): every counterexample
+# starts with its creation and the cached copy the controller syncs from.
+CREATED = ["user_create_replicaset(rs=rs1)", "apiserver_create_replicaset(client=USER)",
+           "informer_deliver_replicaset_event(rs=rs1)"]
 
 
 def verdicts(result):
@@ -16,9 +21,14 @@ def verdicts(result):
 def test_default_configuration():
     ir = ReplicaSetModel().ir
     r = explore(ir)
-    assert (r.stopped_by, r.distinct_states, r.total_states, r.depth) == ("complete", 195, 410, 11)
+    # Was (195, 410, 11) with one constant ReplicaSet; the stored ReplicaSet, its cached copy,
+    # pod owners and a user's scale (to 0 or 1) make the space larger and the runs longer.
+    assert (r.stopped_by, r.distinct_states, r.total_states, r.depth) == ("complete", 1776, 4824, 26)
     assert verdicts(r) == {"single_writer_etcd": "holds", "replicas_within_bounds": "holds",
                            "replicas_reached": "holds", "replicaset_converges": "not_checked"}
+    # The user's scale makes the controller delete as well as create.
+    fired = {c.name for c in r.coverage if c.fired}
+    assert {"replicaset_controller_create_pod", "replicaset_controller_delete_pod", "user_scale_replicaset"} <= fired
     slow = explore(ir, successors=EvaluatorSuccessors(ir))
     assert (slow.distinct_states, slow.total_states, slow.depth, verdicts(slow)) == (
         r.distinct_states, r.total_states, r.depth, verdicts(r))
@@ -30,13 +40,13 @@ def test_expectations_that_expire_let_a_stale_cache_over_create():
     ir = ReplicaSetModel(expectation_timeouts=1).ir
     r = explore(ir)
     assert verdicts(r)["replicas_within_bounds"] == "violated"
-    assert r.properties["replicas_within_bounds"].counterexample.labels(ir) == [
-        "replicaset_controller_sync",
+    assert r.properties["replicas_within_bounds"].counterexample.labels(ir) == CREATED + [
+        "replicaset_controller_sync(rs=rs1)",
         "replicaset_controller_create_pod(pod=pod1)", "apiserver_create_pod(client=REPLICASET_CONTROLLER)",
         "replicaset_controller_handle_response",
         "replicaset_controller_create_pod(pod=pod2)", "apiserver_create_pod(client=REPLICASET_CONTROLLER)",
         "replicaset_controller_handle_response",
-        "replicaset_controller_expectations_expire", "replicaset_controller_sync",
+        "replicaset_controller_expectations_expire(rs=rs1)", "replicaset_controller_sync(rs=rs1)",
         "replicaset_controller_create_pod(pod=pod3)", "apiserver_create_pod(client=REPLICASET_CONTROLLER)"]
 
 
@@ -45,28 +55,29 @@ class WithoutExpectations(ReplicaSetModel):
 
     name = "replicaset-without-expectations"
 
-    @action(fairness="weak")
-    def replicaset_controller_sync(self, s):
+    @action(rs=ReplicaSets, fairness="weak")
+    def replicaset_controller_sync(self, s, rs):
         require(self.idle(s))
-        active = self.cached_active(s)
-        require(active != self.replicas)
-        s.rsc_to_create = maximum(self.replicas - active, 0)
-        s.rsc_to_delete = maximum(active - self.replicas, 0)
-        s.rsc_expect_add = False
-        s.rsc_expect_del = False
+        require(s.cache_rs_exists[rs])
+        active, replicas = self.cached_active(s, rs), s.cache_rs_replicas[rs]
+        require(active != replicas)
+        s.rsc_to_create = maximum(replicas - active, 0)
+        s.rsc_to_delete = maximum(active - replicas, 0)
+        s.rsc_syncing = rs
+        self.forget_expectations(s, rs)
 
 
 def test_without_expectations_the_stale_cache_over_creates():
     ir = WithoutExpectations().ir
     r = explore(ir)
     assert verdicts(r)["replicas_within_bounds"] == "violated"
-    assert r.properties["replicas_within_bounds"].counterexample.labels(ir) == [
-        "replicaset_controller_sync",
+    assert r.properties["replicas_within_bounds"].counterexample.labels(ir) == CREATED + [
+        "replicaset_controller_sync(rs=rs1)",
         "replicaset_controller_create_pod(pod=pod1)", "apiserver_create_pod(client=REPLICASET_CONTROLLER)",
         "replicaset_controller_handle_response",
         "replicaset_controller_create_pod(pod=pod2)", "apiserver_create_pod(client=REPLICASET_CONTROLLER)",
         "replicaset_controller_handle_response",
-        "replicaset_controller_sync",
+        "replicaset_controller_sync(rs=rs1)",
         "replicaset_controller_create_pod(pod=pod3)", "apiserver_create_pod(client=REPLICASET_CONTROLLER)"]
 
 
@@ -76,8 +87,8 @@ def test_without_expectations_the_stale_cache_over_creates():
                       "raise pod_slots."),
     ({"watch_disconnects": -1}, "config key `watch_disconnects` of model `replicaset` must be at least 0 (budget of "
                                 "dropped watches (informers must relist)); got -1."),
-    ({"surge": 1}, "model `replicaset` has no config key `surge`; its keys are: nodes, pod_slots, replicas, "
-                   "expectation_timeouts, watch_disconnects."),
+    ({"surge": 1}, "model `replicaset` has no config key `surge`; its keys are: nodes, pod_slots, replicaset_slots, "
+                   "replicas, expectation_timeouts, user_scales, watch_disconnects."),
 ])
 def test_bad_configurations_are_refused_before_exploring(config, message):
     with pytest.raises(ConfigError) as e:
