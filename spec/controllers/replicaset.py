@@ -349,9 +349,13 @@ class ReplicaSetController(ReplicaSetInformer, OwnedPodApi):
     def replicaset_controller_sync(self, s, rs):
         """With a cached ReplicaSet's expectations met, the controller compares its active pods with its replicas and
         plans a burst."""
+        require(self.expectations_met(s, rs))
+        self.plan_burst(s, rs)
+
+    def plan_burst(self, s, rs):
+        """The sync's work once it may run: compare active pods with replicas and plan creates or deletes."""
         require(self.idle(s))
         require(s.cache_rs_exists[rs])
-        require(self.expectations_met(s, rs))
         active, replicas = self.cached_active(s, rs), s.cache_rs_replicas[rs]
         require(active != replicas)
         s.rsc_to_create = maximum(replicas - active, 0)
