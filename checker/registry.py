@@ -42,6 +42,7 @@ MODELS: dict[str, str] = {
     "scheduler": "kubecheck.spec.scheduling_model:SchedulingModel",
     "endpoints": "kubecheck.spec.endpoints_model:EndpointsModel",
     "deployment": "kubecheck.spec.deployment_model:DeploymentModel",
+    "node-lifecycle": "kubecheck.spec.node_model:NodeLifecycleModel",
 }
 """Shipped model name -> ``"module:Class"``."""
 

@@ -33,6 +33,7 @@ CASES = [(cls, {}) for cls in LANGUAGE_MODELS] + [
     ("endpoints", {"kube_proxies": 0}),
     ("endpoints", {"pod_slots": 1}),
     ("deployment", {"user_scales": 0, "watch_disconnects": 0}),
+    ("node-lifecycle", {"node_crashes": 0, "user_deletes": 0, "image_pull_failures": 0}),
 ]
 
 
