@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Sequence
 
 from .errors import ModelRuntimeError
-from .expr import Expr, show
+from .expr import APPLY, Expr, show
 from .ir import IR, Action, Property
 from .types import OptionType
 
@@ -108,7 +108,7 @@ class Evaluator:
             if v is UNDEF:
                 return UNDEF
             vals.append(v)
-        return _APPLY[op](*vals)
+        return APPLY[op](*vals)
 
     def _reduce(self, e: Expr, st: Sequence[int], post: Sequence[int] | None, params: dict[str, int],
                 bound: list[int]) -> Any:
@@ -317,11 +317,3 @@ class Evaluator:
 
 def _domain_text(t: Any) -> str:
     return f"{t.show(t.lo)}..{t.show(t.hi)}"
-
-
-_APPLY = {
-    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b, "neg": lambda a: -a,
-    "min": min, "max": max, "floordiv": lambda a, b: a // b, "mod": lambda a, b: a % b,
-    "eq": lambda a, b: int(a == b), "ne": lambda a, b: int(a != b), "lt": lambda a, b: int(a < b),
-    "le": lambda a, b: int(a <= b), "gt": lambda a, b: int(a > b), "ge": lambda a, b: int(a >= b),
-}

@@ -304,10 +304,7 @@ class EvaluatorSuccessors:
     def generate(self, state: tuple[int, ...]) -> list[tuple[int, tuple[int, ...]]]:
         out = []
         for k, a, vals in self._acts:
-            try:
-                t = self.ev.successor(a, state, vals)
-            except ModelRuntimeError:
-                raise
+            t = self.ev.successor(a, state, vals)
             if t is not None:
                 out.append((k, t))
         return out

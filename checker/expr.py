@@ -35,7 +35,7 @@ from .types import (Bool, BoolType, EnumType, IntType, OptionType, RefType, Scal
 
 __all__ = [
     "Expr", "const", "lift", "when", "implies", "all_of", "any_of", "count", "sum_of",
-    "minimum", "maximum", "a_", "ARITH", "COMPARE", "LOGIC", "tracing", "current_trace",
+    "minimum", "maximum", "a_", "APPLY", "ARITH", "COMPARE", "LOGIC", "tracing", "current_trace",
 ]
 
 ARITH = ("add", "sub", "mul", "neg", "min", "max", "floordiv", "mod")
@@ -185,7 +185,7 @@ def const(value: Any, type: ScalarType | None = None) -> Expr:
     if isinstance(value, bool):
         return Expr("const", int(value), (), Bool, int(value), int(value))
     if isinstance(value, enum.Enum):
-        t = enum_type(type_of_enum(value))
+        t = enum_type(value.__class__)   # `type` is a parameter here
         v = int(value.value)
         return Expr("const", v, (), t, v, v)
     if isinstance(value, _NoneValue):
@@ -199,10 +199,6 @@ def const(value: Any, type: ScalarType | None = None) -> Expr:
         return Expr("const", value, (), IntType(value, value), value, value)
     raise spec_error(f"{value!r} is not a value of the spec language (use bools, ints, IntEnum members, "
                      "NONE or expressions).")
-
-
-def type_of_enum(member: enum.Enum) -> type:
-    return type(member)
 
 
 def lift(x: Any, hint: ScalarType | None = None) -> Expr:
@@ -251,18 +247,14 @@ def _need_int(op: str, *xs: Expr) -> None:
             raise spec_error(f"arithmetic `{op}` needs integers, but an operand is {_a_kind(x.type)} ({show(x)}).")
 
 
-def _fold(op: str, vals: list[int]) -> int:
-    a = vals[0]
-    b = vals[1] if len(vals) > 1 else 0
-    if op == "add": return a + b
-    if op == "sub": return a - b
-    if op == "mul": return a * b
-    if op == "neg": return -a
-    if op == "min": return min(a, b)
-    if op == "max": return max(a, b)
-    if op == "floordiv": return a // b
-    if op == "mod": return a % b
-    raise AssertionError(op)
+APPLY: dict[str, Callable[..., int]] = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b, "neg": lambda a: -a,
+    "min": min, "max": max, "floordiv": lambda a, b: a // b, "mod": lambda a, b: a % b,
+    "eq": lambda a, b: int(a == b), "ne": lambda a, b: int(a != b), "lt": lambda a, b: int(a < b),
+    "le": lambda a, b: int(a <= b), "gt": lambda a, b: int(a > b), "ge": lambda a, b: int(a >= b),
+}
+"""The value of each arithmetic and comparison operator on integers (Bools are 0/1): the one
+definition that constant folding, the reference evaluator and the compilers all use."""
 
 
 def _arith(op: str, a: Any, b: Any = None) -> Expr:
@@ -277,7 +269,7 @@ def _arith(op: str, a: Any, b: Any = None) -> Expr:
     if x.op == "const" and y.op == "const":
         if op in ("floordiv", "mod") and y.data == 0:
             raise spec_error("division by the constant 0.")
-        return const(_fold(op, [x.data, y.data]))
+        return const(APPLY[op](x.data, y.data))
     if op == "add":
         lo, hi = x.lo + y.lo, x.hi + y.hi
     elif op == "sub":
@@ -342,9 +334,7 @@ def _compare(op: str, a: Any, b: Any) -> Expr:
     x, y = _lift2(a, b)
     _comparable(op, x, y)
     if x.op == "const" and y.op == "const":
-        r = {"eq": x.data == y.data, "ne": x.data != y.data, "lt": x.data < y.data,
-             "le": x.data <= y.data, "gt": x.data > y.data, "ge": x.data >= y.data}[op]
-        return const(bool(r))
+        return const(bool(APPLY[op](x.data, y.data)))
     return Expr(op, None, (x, y), Bool, 0, 1)
 
 

@@ -346,7 +346,7 @@ def _check_assign(leaf: Leaf, v: Expr) -> None:
         raise spec_error(f"assigns {_a_kind(v.type)} ({show(v)}) to `{leaf.name}`, which holds "
                          f"{a_(t.describe())}; assign {a_(t.describe())} value instead, or change the variable's "
                          "type.") from None
-    if isinstance(v.type, RefType) is False and isinstance(t, RefType) and isinstance(v.type, OptionType):
+    if isinstance(t, RefType) and isinstance(v.type, OptionType):
         raise spec_error(f"assigns an Option ({show(v)}) to `{leaf.name}`, which holds {a_(t.describe())} and "
                          "cannot be NONE; declare it Option(...) or assign a reference.")
     if v.op == "const" and not (t.lo <= v.data <= t.hi):

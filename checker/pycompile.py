@@ -22,7 +22,7 @@ import itertools
 from typing import Any, Callable
 
 from .evaluate import Evaluator
-from .expr import Expr
+from .expr import APPLY, Expr
 from .ir import IR, Action, Property
 from .types import BoolType, Leaf
 
@@ -197,14 +197,10 @@ def _may_raise(code: str) -> bool:
 
 
 def _fold(op: str, a: int, b: int) -> int | None:
+    """``APPLY[op](a, b)``, or None where it is undefined (division by zero is left to run time)."""
     if op in ("floordiv", "mod") and b == 0:
         return None
-    if op == "add": return a + b
-    if op == "sub": return a - b
-    if op == "mul": return a * b
-    if op == "floordiv": return a // b
-    if op == "mod": return a % b
-    return int({"eq": a == b, "ne": a != b, "lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[op])
+    return APPLY[op](a, b)
 
 
 class CompiledModel:
