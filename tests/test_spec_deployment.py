@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kubecheck import ConfigError, action, require, when
-from kubecheck.explicit import EvaluatorSuccessors, explore
+from kubecheck.explicit import explore
 from kubecheck.spec.controllers.replicaset import ReplicaSets, RsClient, RsVerb
 from kubecheck.spec.deployment_model import DeploymentModel
 
@@ -67,16 +67,10 @@ def test_default_configuration():
         "replicaset_controller_delete_pod(pod=pod1)", "apiserver_delete_pod(client=REPLICASET_CONTROLLER)"]
 
 
-def test_the_default_engine_agrees_with_the_reference_evaluator():
-    ir = DeploymentModel(**NO_SCALE).ir
-    fast = explore(ir)
-    slow = explore(ir, successors=EvaluatorSuccessors(ir))
+def test_the_small_configuration():
+    # The reference evaluator agrees on it: tests/test_engines.py cross-checks this configuration.
+    fast = explore(DeploymentModel(**NO_SCALE).ir)
     assert (fast.stopped_by, fast.distinct_states, fast.total_states, fast.depth) == ("complete", 41354, 160193, 49)
-    a, b = fast.to_json(), slow.to_json()
-    a.pop("seconds"), b.pop("seconds")
-    assert a == b
-    for name, p in fast.properties.items():
-        assert p.counterexample == slow.properties[name].counterexample
 
 
 def test_availability_is_lost_in_a_plain_rollout():
