@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubecheck import NONE, Array, Var, action, require, step_invariant, unchanged, when
+from kubecheck import NONE, Array, Var, action, all_of, require, step_invariant, unchanged, when
 
 from .etcd import ETCD_VARIABLES, Etcd
 from .objects import NO_REQUEST, Client, ClusterObjects, PodPhase, Response, Verb, pod_request
@@ -42,12 +42,11 @@ class ApiServerCore(Etcd):
     """
 
     component = "apiserver"
-    owns = ETCD_VARIABLES + ("requests", "responses", "kubelet_requests", "kubelet_responses")
+    owns = ETCD_VARIABLES + ("requests", "responses", "kubelet_requests")
 
     requests = Var(Array(Client, pod_request()), init=NO_REQUEST)          # each client's request in flight
     responses = Var(Array(Client, Response), init=Response.NONE)           # the answer to each client's last request
     kubelet_requests = Var(Array(Nodes, pod_request()), init=NO_REQUEST)   # each kubelet's request in flight
-    kubelet_responses = Var(Array(Nodes, Response), init=Response.NONE)    # the answer to each kubelet's last request
 
     def _serve_client(self, s: Any, client: Any, verb: Verb, handler: Any) -> None:
         req = s.requests[client]
@@ -56,9 +55,11 @@ class ApiServerCore(Etcd):
         s.requests[client] = NO_REQUEST
 
     def _serve_kubelet(self, s: Any, node: Any, verb: Verb, handler: Any) -> None:
+        """Handle a kubelet's request. Its answer is not kept: the kubelet's status manager acts on the pod it
+        next sees in its cache, whatever the answer was, so no reader tells one answer from another."""
         req = s.kubelet_requests[node]
         require(req.verb == verb)
-        s.kubelet_responses[node] = handler(s, req)
+        handler(s, req)
         s.kubelet_requests[node] = NO_REQUEST
 
     @step_invariant
@@ -138,6 +139,13 @@ class PodStatusApi(ApiServerCore):
         s.etcd_pod_phase[req.pod] = when(ok, PodPhase.ABSENT, s.etcd_pod_phase[req.pod])
         s.etcd_pod_node[req.pod] = when(ok, NONE, s.etcd_pod_node[req.pod])
         return when(ok, Response.OK, Response.CONFLICT)
+
+    @step_invariant
+    def no_lost_update(self, pre, post):
+        """No update is lost under concurrent writers: once a pod's deletion is stored (Terminating), no status update
+        that a kubelet based on an older read overwrites it; the pod stays Terminating until it is removed."""
+        return all_of(self.Pods, lambda p: (pre.etcd_pod_phase[p] == PodPhase.TERMINATING).implies(
+            post.etcd_pod_phase[p].isin(PodPhase.TERMINATING, PodPhase.ABSENT)))
 
     @action(node=Nodes)
     def apiserver_update_pod_status(self, s, node):

@@ -18,6 +18,14 @@ dropped watch (a fault) stops deliveries until a relist copies every object at o
 Kubelets watch only the pods bound to their node (a field selector), so their caches are
 separate, indexed by node, and show a pod bound elsewhere as absent.
 
+A cache keeps only what its client reads (``cached_view``, which components narrow): the
+scheduler does not tell a Running pod from a Pending one once it is bound, the
+ReplicaSet and Deployment controllers never read a pod's node, and a kubelet reads only
+whether a pod bound to it exists and whether it is being deleted (the Running or Failed
+status it wrote itself reads as Pending). An event that changes nothing the client
+reads would change only a copy nobody looks at, so leaving it out removes no behaviour
+of any component; it removes states that differ only in such copies.
+
 A model lists the clients that run an informer in ``watchers`` so that no other client's
 cache adds states. ``PodInformer`` serves control-plane clients and ``KubeletInformer``
 kubelets; ``Informer`` is both.
@@ -25,7 +33,7 @@ kubelets; ``Informer`` is both.
 
 from __future__ import annotations
 
-from kubecheck import NONE, Array, Option, Set, Var, action, all_of, require, when
+from kubecheck import NONE, Array, Option, Set, Var, action, any_of, require, when
 
 from .etcd import Etcd
 from .objects import Client, ClusterObjects, PodPhase
@@ -55,6 +63,20 @@ class PodInformer(Etcd):
     def cached_node(self, s, client, pod):
         return s.cache_pod_node[client][pod]
 
+    def cached_view(self, client, phase, node):
+        """What ``client``'s cache keeps of a pod with this stored ``phase`` and ``node``: all of it, unless a
+        component narrows it to what it reads (override, and call ``super()``)."""
+        return phase, node
+
+    def stored_view(self, s, client, pod):
+        """The cache's copy of ``pod`` once it is up to date."""
+        return self.cached_view(client, s.etcd_pod_phase[pod], s.etcd_pod_node[pod])
+
+    def cache_stale(self, s, client, pod):
+        """``client``'s copy of ``pod`` differs from what an up-to-date copy would keep."""
+        phase, node = self.stored_view(s, client, pod)
+        return (s.cache_pod_phase[client][pod] != phase) | (s.cache_pod_node[client][pod] != node)
+
     # ---- actions ----
 
     @action(client=Client, pod=Pods)
@@ -62,24 +84,27 @@ class PodInformer(Etcd):
         """A watch event brings one pod's cached copy up to date."""
         require(client.isin(*self.watchers))
         require(s.watching[client])
-        require((s.cache_pod_phase[client][pod] != s.etcd_pod_phase[pod])
-                | (s.cache_pod_node[client][pod] != s.etcd_pod_node[pod]))
-        s.cache_pod_phase[client][pod] = s.etcd_pod_phase[pod]
-        s.cache_pod_node[client][pod] = s.etcd_pod_node[pod]
+        require(self.cache_stale(s, client, pod))
+        self.refresh(s, client, pod)
+
+    def refresh(self, s, client, pod):
+        """Bring ``client``'s copy of ``pod`` up to date (components that cache more fields extend it)."""
+        phase, node = self.stored_view(s, client, pod)
+        s.cache_pod_phase[client][pod] = phase
+        s.cache_pod_node[client][pod] = node
 
     @action(client=Client)
     def informer_relist(self, s, client):
         """After a dropped watch, the informer lists every pod again and resumes watching."""
         require(client.isin(*self.watchers))
         require(~s.watching[client])
-        s.cache_pod_phase[client].set_all(lambda p: s.etcd_pod_phase[p])
-        s.cache_pod_node[client].set_all(lambda p: s.etcd_pod_node[p])
+        for pod in self.Pods:
+            self.refresh(s, client, pod)
         s.watching[client] = True
 
     def cache_is_fresh(self, s, client):
-        """The client's cache equals the store (used by convergence predicates)."""
-        return all_of(self.Pods, lambda p: (s.cache_pod_phase[client][p] == s.etcd_pod_phase[p])
-                      & (s.cache_pod_node[client][p] == s.etcd_pod_node[p]))
+        """The client's cache equals the store, as far as it keeps it (used by convergence predicates)."""
+        return ~any_of(self.Pods, lambda p: self.cache_stale(s, client, p))
 
 
 class KubeletInformer(Etcd):
@@ -94,8 +119,11 @@ class KubeletInformer(Etcd):
     kubelet_watching = Var(Set(Nodes), init=True)                                       # kubelets whose watch is open
 
     def kubelet_view(self, s, node, pod):
-        """The phase of ``pod`` as the kubelet on ``node`` should see it: absent unless bound there."""
-        return when(s.etcd_pod_node[pod] == node, s.etcd_pod_phase[pod], PodPhase.ABSENT)
+        """What the kubelet on ``node`` keeps of ``pod``: absent unless bound there, and Terminating or Pending (the
+        Running or Failed status the kubelet wrote itself reads as Pending)."""
+        phase = s.etcd_pod_phase[pod]
+        kept = when(phase.isin(PodPhase.RUNNING, PodPhase.FAILED), PodPhase.PENDING, phase)
+        return when(s.etcd_pod_node[pod] == node, kept, PodPhase.ABSENT)
 
     @action(node=Nodes, pod=Pods)
     def informer_deliver_kubelet_event(self, s, node, pod):

@@ -89,7 +89,8 @@ from .apiserver import ApiServerCore
 from .etcd import Etcd
 from .objects import Response
 
-__all__ = ["Role", "LeaseAge", "LeaseUpdate", "LeaseStore", "LeaseApi", "LeaderElection", "LEASE_ETCD_VARIABLES"]
+__all__ = ["Role", "LeaseAge", "LeaseUpdate", "LeaseStore", "LeaseApi", "LeaderElection", "PromptLeaders",
+           "LEASE_ETCD_VARIABLES"]
 
 
 class Role(IntEnum):
@@ -274,3 +275,49 @@ class LeaderElection(LeaseApi):
     def every_role_led(self, s):
         """Every role in play has a replica that believes it leads."""
         return all_of(Role, lambda r: (~r.isin(*self.roles)) | s.leading[r].any())
+
+
+class PromptLeaders(LeaderElection):
+    """Leaders that renew in time, except within the ``lease_losses`` budget: leadership changes are faults.
+
+    ``LeaderElection`` lets the clock pass a leader's renew deadline at any moment, so a
+    leader may lose its Lease again and again, and leadership changes hands without end.
+    That is right for checking the election itself. A model of the whole cluster asks
+    instead what the other components do across a given number of handovers, so here the
+    renew deadline of a Lease whose holder leads passes only as a lost renewal, counted in
+    ``lease_losses``: a healthy leader renews every RetryPeriod (2 s), well within its
+    RenewDeadline (10 s), and missing it takes a fault (a pause, an overloaded API server,
+    a dropped connection). A Lease that nobody leads under still ages freely.
+
+    For the same reason a leader renews only once the renew deadline of its last write
+    has passed. A renewal of a FRESH Lease stores the same holder, and the age stays
+    FRESH; the only other thing a write does is to make the other replicas' updates
+    stale, and while the Lease is FRESH those are stale already (the write that made it
+    FRESH made them so, and nobody but the holder may send while it is FRESH). So such
+    a renewal changes nothing that any action or property reads.
+    """
+
+    component = "leader_election"
+
+    fault_lose_renewal = None   # a lost renewal is the renew deadline passing, counted below
+
+    @action(role=Role, replica=Replicas, fairness="weak")
+    def elector_request_lease(self, s, role, replica):
+        """A replica that may hold the Lease (free, expired, or its own past the renew deadline) sends an update."""
+        require(role.isin(*self.roles))
+        require(s.lease_updates[role][replica] == LeaseUpdate.NONE)
+        require(s.lease_responses[role][replica] == Response.NONE)
+        holder, age = s.etcd_lease_holder[role], s.lease_age[role]
+        require((holder == NONE) | ((holder == replica) & (age != LeaseAge.FRESH)) | (age == LeaseAge.EXPIRED))
+        s.lease_updates[role][replica] = LeaseUpdate.CURRENT
+
+    @action(role=Role, kind="environment")
+    def clock_pass_renew_deadline(self, s, role):
+        """The renew deadline of the last write passes; while a replica leads, only as a lost renewal (a fault)."""
+        led = s.leading[role].any()
+        require(s.lease_age[role] == LeaseAge.FRESH)
+        require(~led | (s.renewals_lost < self.lease_losses))
+        s.lease_age[role] = LeaseAge.PAST_RENEW_DEADLINE
+        s.lease_responses[role].set_all(lambda r: when(s.lease_responses[role][r] == Response.OK, Response.NONE,
+                                                       s.lease_responses[role][r]))
+        s.renewals_lost = when(led, s.renewals_lost + 1, s.renewals_lost)

@@ -134,6 +134,11 @@ class Scheduler(PodInformer, PodBindApi, Placement):
 
     # ---- what the scheduler sees ----
 
+    def cached_view(self, client, phase, node):
+        """The scheduler's cache does not tell Running from Pending: either way the pod occupies its node."""
+        phase, node = super().cached_view(client, phase, node)
+        return when((client == SCHEDULER) & (phase == PodPhase.RUNNING), PodPhase.PENDING, phase), node
+
     def queued(self, s, pod):
         """The cache shows the pod pending and unbound, and it is not assumed anywhere: it waits in the queue."""
         return ((s.cache_pod_phase[SCHEDULER][pod] == PodPhase.PENDING)

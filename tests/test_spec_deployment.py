@@ -130,7 +130,7 @@ class IgnoresMaxSurge(DeploymentModel):
 
     @action(rs=ReplicaSets, fairness="weak")
     def deployment_controller_scale_new_replicaset(self, s, rs):
-        require(self.can_sync(s))
+        require(self.can_sync_deployment(s))
         require(self.is_new(s, rs))
         require(s.cache_rs_replicas[rs] != s.cache_deploy_replicas)
         self.send_scale(s, rs, s.cache_deploy_replicas)
@@ -158,7 +158,7 @@ class IgnoresMaxUnavailable(DeploymentModel):
 
     @action(rs=ReplicaSets, fairness="weak")
     def deployment_controller_scale_down_old_replicaset(self, s, rs):
-        require(self.can_sync(s))
+        require(self.can_sync_deployment(s))
         require(self.new_settled(s))
         require(self.is_active_old(s, rs))
         self.send_scale(s, rs, 0)

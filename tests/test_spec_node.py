@@ -29,7 +29,7 @@ NODE_SAFETY = ("single_writer_etcd", "pods_run_where_bound", "no_pods_run_on_cra
                "scheduler_binds_only_to_ready_nodes")
 SCHEDULING_SAFETY = ("scheduler_respects_resources", "scheduler_respects_taints", "scheduler_respects_node_affinity",
                      "scheduler_respects_anti_affinity", "pod_runs_on_one_node", "failed_pods_never_run",
-                     "node_cpu_never_overcommitted")
+                     "node_cpu_never_overcommitted", "no_lost_update")
 ALL_HOLD = dict.fromkeys(SCHEDULING_SAFETY + NODE_SAFETY + ("node_recovers", "partitioned_node_runs_evicted_pod"),
                          "holds")
 VERDICTS = dict(ALL_HOLD, node_health_converges="not_checked")
@@ -42,7 +42,7 @@ TEMPORAL = ("property `node_health_converges` (eventually_always) is temporal; t
 def test_default_configuration():
     checker = NodeLifecycleModel().checker()
     s = summary(checker.run(), checker)
-    assert counts(s) == ("complete", 740_454, 3_361_897, 40)
+    assert counts(s) == ("complete", 395_995, 1_824_389, 38)
     assert s["verdicts"] == VERDICTS
     assert s["notes"] == {"node_recovers": "witness: 9 steps", "partitioned_node_runs_evicted_pod": "witness: 12 steps"}
     assert s["warnings"] == [TEMPORAL]                # every action fires
@@ -60,7 +60,7 @@ def test_the_model_leaves_out_what_the_scheduling_model_checks():
 def test_default_engine_agrees_with_the_evaluator():
     # Without crashes, deletions and image pull failures (the evaluator takes about 4 s on this).
     _, s = run_both(NodeLifecycleModel(node_crashes=0, user_deletes=0, image_pull_failures=0).checker())
-    assert counts(s) == ("complete", 9_962, 34_370, 32)
+    assert counts(s) == ("complete", 6_423, 22_016, 27)
     assert s["verdicts"] == VERDICTS
     assert s["warnings"] == [TEMPORAL] + never_fired("apiserver_delete_pod", "user_delete_pod",
                                                      "kubelet_fail_image_pull", "fault_crash_node")
@@ -88,14 +88,14 @@ class ControllerMarksFreshNodes(NodeLifecycleModel):
     @action(node=Nodes, fairness="weak")
     def node_lifecycle_controller_mark_not_ready(self, s, node):
         require(s.etcd_node_ready[node])
-        self.send(s, NodeVerb.MARK_NOT_READY, node=node)
+        self.send_node_request(s, NodeVerb.MARK_NOT_READY, node=node)
 
 
 class ControllerUntaintsNotReadyNodes(NodeLifecycleModel):
     @action(node=Nodes, fairness="weak")
     def node_lifecycle_controller_untaint_node(self, s, node):
         require(s.etcd_node_tainted[node])
-        self.send(s, NodeVerb.UNTAINT, node=node)
+        self.send_node_request(s, NodeVerb.UNTAINT, node=node)
 
 
 class ControllerEvictsFromUntaintedNodes(NodeLifecycleModel):
@@ -103,7 +103,7 @@ class ControllerEvictsFromUntaintedNodes(NodeLifecycleModel):
     def node_lifecycle_controller_evict_pod(self, s, pod):
         require(s.etcd_pod_node[pod] != NONE)
         require(s.etcd_pod_phase[pod].isin(*EVICTABLE))
-        self.send(s, NodeVerb.EVICT, pod=pod)
+        self.send_node_request(s, NodeVerb.EVICT, pod=pod)
 
 
 class ControllerWritesTheStore(NodeLifecycleModel):
@@ -113,7 +113,7 @@ class ControllerWritesTheStore(NodeLifecycleModel):
     def node_lifecycle_controller_mark_not_ready(self, s, node):
         require(s.node_lease_age[node] == NodeLeaseAge.STALE)
         require(s.etcd_node_ready[node])
-        self.send(s, NodeVerb.MARK_NOT_READY, node=node)
+        self.send_node_request(s, NodeVerb.MARK_NOT_READY, node=node)
         s.etcd_node_ready[node] = False
 
 

@@ -396,16 +396,16 @@ class DeploymentController(DeploymentInformer, DeploymentReplicaSetApi):
 
     # ---- sending ----
 
-    def can_sync(self, s):
+    def can_sync_deployment(self, s):
         """The controller has no call in flight and its cache shows the Deployment."""
         return (s.rs_requests[DC].verb == RsVerb.NONE) & s.cache_deploy_exists
 
-    def send(self, s, **request):
+    def send_rs_request(self, s, **request):
         s.rs_requests[DC] = dict(NO_DC_RS_REQUEST, **request)
 
     def send_scale(self, s, rs, replicas):
         """An update of ``rs`` to ``replicas``, conditional on the copy the controller read."""
-        self.send(s, verb=RsVerb.UPDATE, rs=rs, replicas=replicas, seen=s.cache_rs_replicas[rs], conditional=True,
+        self.send_rs_request(s, verb=RsVerb.UPDATE, rs=rs, replicas=replicas, seen=s.cache_rs_replicas[rs], conditional=True,
                   revision=s.cache_rs_revision[rs])
 
     # ---- actions ----
@@ -413,15 +413,15 @@ class DeploymentController(DeploymentInformer, DeploymentReplicaSetApi):
     @action(rs=ReplicaSets, fairness="weak")
     def deployment_controller_create_replicaset(self, s, rs):
         """The controller creates the ReplicaSet of the current template, with as many replicas as the surge allows."""
-        require(self.can_sync(s))
+        require(self.can_sync_deployment(s))
         require(~self.new_exists(s))
         require(self.named(rs, s.cache_deploy_revision))
-        self.send(s, verb=RsVerb.CREATE, rs=rs, replicas=self.new_rs_target(s), revision=s.cache_deploy_revision)
+        self.send_rs_request(s, verb=RsVerb.CREATE, rs=rs, replicas=self.new_rs_target(s), revision=s.cache_deploy_revision)
 
     @action(rs=ReplicaSets, fairness="weak")
     def deployment_controller_scale_new_replicaset(self, s, rs):
         """The controller scales the new ReplicaSet toward replicas, up only as far as maxSurge allows."""
-        require(self.can_sync(s))
+        require(self.can_sync_deployment(s))
         require(self.is_new(s, rs))
         require(self.new_rs_target(s) != s.cache_rs_replicas[rs])
         self.send_scale(s, rs, self.new_rs_target(s))
@@ -429,16 +429,16 @@ class DeploymentController(DeploymentInformer, DeploymentReplicaSetApi):
     @action(rs=ReplicaSets, fairness="weak")
     def deployment_controller_scale_down_old_replicaset(self, s, rs):
         """The controller scales an old ReplicaSet down, as far as maxUnavailable allows."""
-        require(self.can_sync(s))
+        require(self.can_sync_deployment(s))
         require(self.old_rs_scales(s, rs))
         self.send_scale(s, rs, self.old_rs_target(s, rs))
 
     @action(rs=ReplicaSets, fairness="weak")
     def deployment_controller_delete_old_replicaset(self, s, rs):
         """When the rollout is complete, the controller deletes an old ReplicaSet with no replicas and no pods."""
-        require(self.can_sync(s))
+        require(self.can_sync_deployment(s))
         require(self.new_settled(s))
         require(~any_of(self.ReplicaSets, lambda r: self.old_rs_scales(s, r)))
         require(self.complete(s))
         require(self.is_old(s, rs) & (s.cache_rs_replicas[rs] == 0) & (self.pods_of(s, rs) == 0))
-        self.send(s, verb=RsVerb.DELETE, rs=rs, revision=s.cache_rs_revision[rs])
+        self.send_rs_request(s, verb=RsVerb.DELETE, rs=rs, revision=s.cache_rs_revision[rs])

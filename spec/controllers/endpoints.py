@@ -32,6 +32,10 @@ the Endpoints object, the controller does not sync (the staleness check).
 
 Left out, and why that is sound:
 
+- Pod events that do not change whether a pod is running and ready. The controller's copy
+  of a pod keeps only that bit, which is all a sync reads. Such an event only queues the
+  key for a sync that finds nothing to do, so leaving it out removes no write and no
+  reachable Endpoints object.
 - ``notReadyAddresses``, ports and subsets. kube-proxy routes only to ``addresses``; the
   model stores exactly that set.
 - The difference between no Endpoints object and an empty one. The model starts with an
@@ -64,7 +68,7 @@ from ..apiserver import ApiServerCore
 from ..etcd import Etcd
 from ..objects import ClusterObjects, PodPhase, Response
 
-__all__ = ["EndpointsStore", "EndpointsApi", "EndpointsInformer", "EndpointsController", "endpoints_request",
+__all__ = ["EndpointsStore", "EndpointsApi", "ServiceUser", "EndpointsInformer", "EndpointsController", "endpoints_request",
            "NO_ENDPOINTS_REQUEST", "ENDPOINTS_ETCD_VARIABLES"]
 
 Nodes, Pods = ClusterObjects.Nodes, ClusterObjects.Pods
@@ -138,15 +142,27 @@ class EndpointsApi(EndpointsStore, ApiServerCore):
         self.store_endpoints(s, self.seen_is_stored(s))
 
 
+class ServiceUser(EndpointsApi):
+    """kubectl: creates the Service once (``kubectl expose``)."""
+
+    component = "user"
+    owns = ("service_request",)
+
+    @action(kind="environment")
+    def user_create_service(self, s):
+        """The user creates the Service once, having seen with a consistent read that it does not exist."""
+        require(~s.etcd_service_exists)
+        require(~s.service_request)
+        s.service_request = True
+
+
 class EndpointsInformer(EndpointsStore):
     """The endpoints controller's watch-fed caches, and the event handlers that queue the Service's key."""
 
     component = "informer"
-    owns = ("epc_cache_pod_phase", "epc_cache_pod_ready", "epc_cache_service",
-            "epc_cache_endpoints", "epc_queued", "epc_endpoints_outdated")
+    owns = ("epc_cache_pod_ready", "epc_cache_service", "epc_cache_endpoints", "epc_queued", "epc_endpoints_outdated")
 
-    epc_cache_pod_phase = Var(Array(Pods, PodPhase), init=PodPhase.ABSENT)    # the controller's copy of pod phases
-    epc_cache_pod_ready = Var(Set(Pods), init=False)                          # its copy of pods' Ready conditions
+    epc_cache_pod_ready = Var(Set(Pods), init=False)                          # the pods its copies show running and ready
     epc_cache_service = Var(Bool, init=False)                                 # its copy shows the Service
     epc_cache_endpoints = Var(Set(Pods), init=False)                          # its copy of the Endpoints object
     epc_queued = Var(Bool, init=False)                                        # the Service's key waits in its queue
@@ -154,10 +170,9 @@ class EndpointsInformer(EndpointsStore):
 
     @action(pod=Pods, fairness="weak")
     def endpoints_informer_deliver_pod_event(self, s, pod):
-        """A watch event brings the controller's copy of one pod up to date and queues the Service that selects it."""
-        require((s.epc_cache_pod_phase[pod] != s.etcd_pod_phase[pod])
-                | (s.epc_cache_pod_ready[pod] != self.pod_ready(s, pod)))
-        s.epc_cache_pod_phase[pod] = s.etcd_pod_phase[pod]
+        """A watch event that changes whether a pod is running and ready reaches the controller's copy of the pod and
+        queues the Service that selects it."""
+        require(s.epc_cache_pod_ready[pod] != self.pod_ready(s, pod))
         s.epc_cache_pod_ready[pod] = self.pod_ready(s, pod)
         s.epc_queued = s.epc_queued | s.epc_cache_service
 
@@ -186,20 +201,19 @@ class EndpointsController(EndpointsInformer, EndpointsApi):
 
     def seen_ready(self, s, pod):
         """Its copy shows the pod running with its Ready condition True."""
-        return (s.epc_cache_pod_phase[pod] == PodPhase.RUNNING) & s.epc_cache_pod_ready[pod]
+        return s.epc_cache_pod_ready[pod]
 
     def cached_endpoints_current(self, s):
         """Its copy of the Endpoints object lists exactly the pods it sees ready."""
         return all_of(self.Pods, lambda p: s.epc_cache_endpoints[p] == self.seen_ready(s, p))
 
-    def can_sync(self, s):
+    def can_sync_service(self, s):
         """The key is queued and no call is outstanding."""
         return s.epc_queued & ~s.epc_request.pending & (s.epc_response == Response.NONE)
 
     def behind_on(self, s, pod):
         """The controller has not caught up with ``pod``: its copy is stale, or a sync or a call is pending."""
-        stale = ((s.epc_cache_pod_phase[pod] != s.etcd_pod_phase[pod])
-                 | (s.epc_cache_pod_ready[pod] != self.pod_ready(s, pod)))
+        stale = s.epc_cache_pod_ready[pod] != self.pod_ready(s, pod)
         return stale | s.epc_queued | s.epc_request.pending | (s.epc_response != Response.NONE)
 
     # ---- actions ----
@@ -207,7 +221,7 @@ class EndpointsController(EndpointsInformer, EndpointsApi):
     @action(fairness="weak")
     def endpoints_controller_sync(self, s):
         """The controller takes the key and, its copy of the Endpoints differing from what it sees, sends an update."""
-        require(self.can_sync(s))
+        require(self.can_sync_service(s))
         require(~s.epc_endpoints_outdated)
         require(~self.cached_endpoints_current(s))
         s.epc_request = {"pending": True, "endpoints": lambda p: self.seen_ready(s, p),
@@ -218,7 +232,7 @@ class EndpointsController(EndpointsInformer, EndpointsApi):
     @action(fairness="weak")
     def endpoints_controller_skip_sync(self, s):
         """The controller takes the key and finds its copy of the Endpoints already lists the pods it sees ready."""
-        require(self.can_sync(s))
+        require(self.can_sync_service(s))
         require(~s.epc_endpoints_outdated)
         require(self.cached_endpoints_current(s))
         s.epc_queued = False

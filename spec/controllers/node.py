@@ -348,7 +348,7 @@ class NodeLifecycleController(NodeApi):
     component = "node_lifecycle_controller"
     owns = ("nlc_request",)
 
-    def send(self, s, verb, node=NONE, pod=NONE):
+    def send_node_request(self, s, verb, node=NONE, pod=NONE):
         """Send one request, when none is in flight."""
         require(s.nlc_request.verb == NodeVerb.NONE)
         s.nlc_request = {"verb": verb, "node": node, "pod": pod}
@@ -358,21 +358,21 @@ class NodeLifecycleController(NodeApi):
         """The controller sets Ready to Unknown on a Ready node whose lease has gone stale."""
         require(s.node_lease_age[node] == NodeLeaseAge.STALE)
         require(s.etcd_node_ready[node])
-        self.send(s, NodeVerb.MARK_NOT_READY, node=node)
+        self.send_node_request(s, NodeVerb.MARK_NOT_READY, node=node)
 
     @action(node=Nodes, fairness="weak")
     def node_lifecycle_controller_taint_node(self, s, node):
         """The controller taints a node whose Ready condition is not True (NoExecute, unreachable)."""
         require(~s.etcd_node_ready[node])
         require(~s.etcd_node_tainted[node])
-        self.send(s, NodeVerb.TAINT, node=node)
+        self.send_node_request(s, NodeVerb.TAINT, node=node)
 
     @action(node=Nodes, fairness="weak")
     def node_lifecycle_controller_untaint_node(self, s, node):
         """The controller removes its taints from a node that is Ready again."""
         require(s.etcd_node_ready[node])
         require(s.etcd_node_tainted[node])
-        self.send(s, NodeVerb.UNTAINT, node=node)
+        self.send_node_request(s, NodeVerb.UNTAINT, node=node)
 
     @action(pod=Pods, fairness="weak")
     def node_lifecycle_controller_evict_pod(self, s, pod):
@@ -380,7 +380,7 @@ class NodeLifecycleController(NodeApi):
         node = s.etcd_pod_node[pod]
         require((node != NONE) & s.etcd_node_tainted[node])
         require(s.etcd_pod_phase[pod].isin(*EVICTABLE))
-        self.send(s, NodeVerb.EVICT, pod=pod)
+        self.send_node_request(s, NodeVerb.EVICT, pod=pod)
 
     # ---- properties: what the controller decides on ----
 

@@ -268,28 +268,20 @@ class ReplicaSetInformer(PodInformer, ReplicaSetStore):
             out = out | (getattr(s, f"cache_rs_{f}")[rs] != getattr(s, f"etcd_rs_{f}")[rs])
         return out
 
-    # ---- actions (the pod events now carry the owner too) ----
+    # ---- the pod events now carry the owner too ----
 
-    @action(client=Client, pod=Pods)
-    def informer_deliver_pod_event(self, s, client, pod):
-        """A watch event brings one pod's cached copy (phase, node, owner) up to date.
+    def cached_view(self, client, phase, node):
+        """The controller manager's cache keeps no pod's node: none of its controllers reads one."""
+        phase, node = super().cached_view(client, phase, node)
+        return phase, when(client == RSC, NONE, node)
 
-        The owner is compared too: a slot can hold another ReplicaSet's pod in the same phase.
-        """
-        require(client.isin(*self.watchers))
-        require(s.watching[client])
-        require((s.cache_pod_phase[client][pod] != s.etcd_pod_phase[pod])
-                | (s.cache_pod_node[client][pod] != s.etcd_pod_node[pod])
-                | (s.cache_pod_owner[client][pod] != s.etcd_pod_owner[pod]))
-        s.cache_pod_phase[client][pod] = s.etcd_pod_phase[pod]
-        s.cache_pod_node[client][pod] = s.etcd_pod_node[pod]
+    def cache_stale(self, s, client, pod):
+        """The owner is compared too: a slot can hold another ReplicaSet's pod in the same phase."""
+        return super().cache_stale(s, client, pod) | (s.cache_pod_owner[client][pod] != s.etcd_pod_owner[pod])
+
+    def refresh(self, s, client, pod):
+        super().refresh(s, client, pod)
         s.cache_pod_owner[client][pod] = s.etcd_pod_owner[pod]
-
-    @action(client=Client)
-    def informer_relist(self, s, client):
-        """After a dropped watch, the informer lists every pod (phase, node, owner) again and resumes watching."""
-        PodInformer.informer_relist.fn(self, s, client)
-        s.cache_pod_owner[client].set_all(lambda p: s.etcd_pod_owner[p])
 
     @action(rs=ReplicaSets)
     def informer_deliver_replicaset_event(self, s, rs):
@@ -317,6 +309,7 @@ class ReplicaSetController(ReplicaSetInformer, OwnedPodApi):
         if self.replicas > self.pod_slots:
             raise ConfigError(f"replicas ({self.replicas}) cannot exceed pod_slots ({self.pod_slots}): the "
                               "ReplicaSet could never reach its desired count; raise pod_slots.")
+        super().validate_config()
 
     # ---- what the controller sees ----
 
