@@ -43,6 +43,7 @@ MODELS: dict[str, str] = {
     "endpoints": "kubecheck.spec.endpoints_model:EndpointsModel",
     "deployment": "kubecheck.spec.deployment_model:DeploymentModel",
     "node-lifecycle": "kubecheck.spec.node_model:NodeLifecycleModel",
+    "cluster": "kubecheck.spec.cluster:ClusterModel",
 }
 """Shipped model name -> ``"module:Class"``."""
 

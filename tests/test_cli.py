@@ -239,7 +239,7 @@ def test_every_shipped_example_checks_from_the_command_line(capsys: pytest.Captu
 def test_registry_names_every_model_by_its_own_name() -> None:
     assert list(MODELS) == ["replicaset-anchor", "mutex", "two-phase-commit", "water-jugs", "replicaset",
                             "leader-election", "namespace", "scheduler",
-                            "endpoints", "deployment", "node-lifecycle"]
+                            "endpoints", "deployment", "node-lifecycle", "cluster"]
     for name in MODELS:
         assert load_model(name).model_name() == name
     assert build_model("replicaset-anchor", ["pods=4", "replicas=3"]).config == \
@@ -323,7 +323,7 @@ step   action                    changes
 @pytest.mark.parametrize("argv, message", [
     (["check", "nope"],
      "unknown model `nope`; the shipped models are: replicaset-anchor, mutex, two-phase-commit, water-jugs, "
-     "replicaset, leader-election, namespace, scheduler, endpoints, deployment, node-lifecycle. "
+     "replicaset, leader-election, namespace, scheduler, endpoints, deployment, node-lifecycle, cluster. "
      "To check a spec of your own, name its file and class: path/to/file.py:ClassName."),
     (["check", "--config", "foo=1"],
      f"model `replicaset-anchor` has no config key `foo`; its keys are: {ANCHOR_KEYS}."),

@@ -34,6 +34,7 @@ CASES = [(cls, {}) for cls in LANGUAGE_MODELS] + [
     ("endpoints", {"pod_slots": 1}),
     ("deployment", {"user_scales": 0, "watch_disconnects": 0}),
     ("node-lifecycle", {"node_crashes": 0, "user_deletes": 0, "image_pull_failures": 0}),
+    ("cluster", {"replicas": 1, "pod_slots": 1, "node_crashes": 0, "watch_disconnects": 0}),
 ]
 
 

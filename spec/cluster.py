@@ -1,0 +1,164 @@
+"""The cluster model: every component together, from a posted Deployment to a Service's endpoints.
+
+This model composes the control plane the way a cluster runs it. A user (kubectl) posts a
+Deployment and a Service (``controllers/deployment.py``, ``controllers/endpoints.py``).
+The API server validates and stores them (``apiserver.py``, ``etcd.py``). The Deployment
+controller creates a ReplicaSet and the ReplicaSet controller its pods
+(``controllers/replicaset.py``), both reading kube-controller-manager's shared caches
+(``informer.py``). The scheduler binds each pod to a node that fits (``scheduler.py``).
+The kubelet on that node pulls the image and starts the pod through the container
+runtime, and reports it Running (``kubelet.py``, ``runtime.py``). The endpoints controller
+lists the ready pods for the Service, and kube-proxy programs the first node's rules from
+that list (``kubeproxy.py``). Kubelets heartbeat, and the node lifecycle controller marks a
+silent node NotReady, taints it and evicts its pods (``controllers/node.py``). The
+controller manager runs ``replicas_per_role`` replicas that elect a leader through a Lease
+(``leader.py``); only while a replica leads do the four controllers act.
+
+Faults, each with a budget: a node crash (``node_crashes``), a dropped watch of the
+controller manager or the scheduler (``watch_disconnects``), a lost lease renewal
+(``lease_losses``), a kubelet partition (``kubelet_partitions``), a failed image pull
+(``image_pull_failures``), and late heartbeats (``late_heartbeats``). Users may scale
+the Deployment and change its image (``user_scales``, ``image_updates``).
+
+What the composition adds to the component models:
+
+- Controllers act only under a leader: every step of the Deployment, ReplicaSet,
+  endpoints and node lifecycle controllers happens while a controller-manager replica
+  leads and holds an unexpired Lease (``controllers_act_only_under_a_leader``). The
+  controllers' memory (caches, expectations, a sync in progress) is kept across a
+  handover, as if the new leader had inherited it; a real new leader starts with empty
+  expectations and freshly listed caches. With ``lease_losses=0`` (the default) the first
+  leader keeps the Lease, so no handover happens.
+- Running pods are on running, Ready nodes (``running_pods_on_ready_nodes``). This holds
+  here because no kubelet is partitioned and heartbeats are on time; the node lifecycle
+  model shows it failing under a partition.
+- The Deployment's pods stay within ``replicas + max_surge`` (``pods_within_surge``).
+
+Every property of the components holds here too: single-writer etcd, no lost update, one
+leader, the scheduler's filters, where pods run, what the node lifecycle controller
+decides, and which pods the endpoints list.
+
+Size. With the default configuration (2 nodes, 3 pod slots, a Deployment of 2 replicas,
+2 controller-manager replicas, one node crash, one dropped watch) the reachable states
+are far beyond what the reference engine explores in ten minutes: without any fault, the
+two replicas alone reach more than 5.4 million states at depth 45, and every fault
+multiplies that. Each pod goes through about twenty steps (creation, binding, start,
+status, endpoints, rules), and the steps of the two pods, and of the five caches that
+follow them, interleave freely. Exhausting the default configuration needs a reduction
+that removes equivalent interleavings (partial-order reduction) or a faster engine. A
+Deployment of one replica in one pod slot is exhaustible: 24,998 states without faults,
+549,550 with the node crash (about 15 s), 2,198,200 with the crash and the dropped watch.
+"""
+
+from __future__ import annotations
+
+from kubecheck import Constant, Model, all_of, always, any_of, count, eventually_always, sometimes, step_invariant
+
+from .controllers.deployment import DeploymentController, DeploymentUser
+from .controllers.endpoints import EndpointsController, ServiceUser
+from .controllers.node import KubeletHeartbeat, NodeLeaseClock, NodeLifecycleController
+from .controllers.replicaset import ACTIVE, RSC, ReplicaSetController
+from .faults import Faults
+from .kubeproxy import KubeProxy
+from .leader import LeaseAge, PromptLeaders, Role
+from .objects import Client, ClusterObjects, PodPhase
+from .scheduler import Scheduler
+
+__all__ = ["ClusterModel", "LEADER_GATED"]
+
+Nodes, Pods = ClusterObjects.Nodes, ClusterObjects.Pods
+CM = Role.CONTROLLER_MANAGER
+LEADER_GATED = ("deployment_controller", "replicaset_controller", "endpoints_controller", "node_lifecycle_controller")
+"""The components of kube-controller-manager that act only while one of its replicas leads."""
+
+
+class ClusterModel(Faults, NodeLeaseClock, NodeLifecycleController, KubeletHeartbeat, Scheduler, DeploymentUser,
+                   DeploymentController, ReplicaSetController, ServiceUser, EndpointsController, KubeProxy,
+                   PromptLeaders, Model):
+    """A small whole cluster: a Deployment behind a Service, HA controller managers, the scheduler and kubelets."""
+
+    name = "cluster"
+    watchers = (RSC, Client.SCHEDULER)     # the controller manager's shared pod informer, and the scheduler's
+    roles = (CM,)                          # the controller manager elects a leader; the scheduler runs one replica
+
+    # The defaults of the component models, set for this cluster.
+    pod_slots = Constant(3, "pod slots: the replicas, and a replacement for a pod lost with its node", min=1)
+    node_cpu = Constant(2, "CPU each node can allocate (status.allocatable.cpu)", min=0)
+    tainted_nodes = Constant(0, "nodes, the first ones, with a NoSchedule taint", min=0)
+    pinned_pods = Constant(0, "pod slots, the last ones, whose pods name their node (spec.nodeName)", min=0)
+    image_updates = Constant(0, "budget of image updates users make (each a new pod template)", min=0)
+    user_scales = Constant(0, "budget of scales users make (kubectl scale)", min=0)
+    image_pull_failures = Constant(0, "budget of image pulls that fail", min=0)
+    kubelet_partitions = Constant(0, "budget of kubelet partitions (cut off from the API server, heals later)", min=0)
+    lease_losses = Constant(0, "budget of lost lease renewals (fault: leader lease loss)", min=0)
+    kube_proxies = Constant(1, "nodes whose kube-proxy is explored (the first ones)", min=0)
+
+    # The leader's work is the four controllers' actions, gated below, not an abstract act.
+    leader_act = None
+    acts_only_while_holding_lease = None
+    # Kubelets' watches do not drop here (the scheduling model checks their relist).
+    informer_relist_kubelet = None
+
+    def gate(self, s, component):
+        """The controllers of kube-controller-manager act only while one of its replicas leads."""
+        if component in LEADER_GATED:
+            return s.leading[CM].any()
+        return None
+
+    # ---- what the cluster shows ----
+
+    def active_pods(self, s):
+        """Pending or running pods in the store (every pod here belongs to the Deployment)."""
+        return count(self.Pods, lambda p: s.etcd_pod_phase[p].isin(*ACTIVE))
+
+    def serving(self, s, pod):
+        """The pod runs on a live node, the Endpoints list it, and the first node's rules route to it."""
+        return ((s.etcd_pod_phase[pod] == PodPhase.RUNNING) & ~s.node_down[s.etcd_pod_node[pod]]
+                & s.etcd_endpoints[pod] & s.proxy_routes[0][pod])
+
+    def replicas_serve(self, s):
+        """As many pods as the Deployment's replicas run, listed and routed: the seed's flow has completed."""
+        return count(self.Pods, lambda p: self.serving(s, p)) == self.replicas
+
+    # ---- properties ----
+
+    @step_invariant
+    def controllers_act_only_under_a_leader(self, pre, post, step):
+        """Every step of a controller-manager controller is taken while some replica leads and holds its Lease,
+        unexpired."""
+        by_controller = step.by(LEADER_GATED[0])
+        for component in LEADER_GATED[1:]:
+            by_controller = by_controller | step.by(component)
+        holder = pre.etcd_lease_holder[CM]
+        return by_controller.implies(any_of(self.Replicas, lambda i: pre.leading[CM][i] & (holder == i))
+                                     & (pre.lease_age[CM] != LeaseAge.EXPIRED))
+
+    @always
+    def running_pods_on_ready_nodes(self, s):
+        """A pod's containers run only on a node that is up and whose Ready condition the store shows True."""
+        return all_of(self.Nodes, lambda n: all_of(self.Pods, lambda p: self.runs(s, n, p).implies(
+            ~s.node_down[n] & s.etcd_node_ready[n])))
+
+    @always
+    def pods_within_surge(self, s):
+        """The Deployment never has more than replicas + max_surge pending or running pods."""
+        return self.active_pods(s) <= self.replicas + self.max_surge
+
+    @sometimes
+    def deployment_serves(self, s):
+        """The seed's flow completes: the Deployment's replicas all run, listed and routed."""
+        return self.replicas_serve(s)
+
+    @sometimes
+    def replacement_serves_after_a_crash(self, s):
+        """A node has crashed, and the replicas all run, listed and routed, on the nodes left."""
+        return s.node_down.any() & self.replicas_serve(s)
+
+    @eventually_always
+    def cluster_converges(self, s):
+        """Once users and faults stop, the Deployment's replicas run on live nodes, and the Endpoints list exactly
+        the ready pods."""
+        return ((self.active_pods(s) == s.etcd_deploy_replicas)
+                & all_of(self.Pods, lambda p: s.etcd_pod_phase[p].isin(*ACTIVE).implies(
+                    (s.etcd_pod_phase[p] == PodPhase.RUNNING) & ~s.node_down[s.etcd_pod_node[p]]))
+                & all_of(self.Pods, lambda p: s.etcd_endpoints[p] == self.wanted_endpoints(s, p)))

@@ -1,0 +1,131 @@
+"""The cluster model: every component together, pinned at configurations the reference engine exhausts.
+
+The default configuration (a Deployment of 2 replicas, a node crash, a dropped watch) is
+beyond the reference engine; see the model's docstring. These tests pin one replica in one
+pod slot, with and without the node crash, and show the properties the composition adds
+failing when one guard is removed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kubecheck import action, always, require
+from kubecheck.spec.cluster import ClusterModel
+from kubecheck.spec.controllers.node import NodeLeaseAge
+from test_examples import counts, run_both, summary
+
+Nodes = ClusterModel.Nodes
+
+SMALL = {"replicas": 1, "pod_slots": 1, "node_crashes": 0, "watch_disconnects": 0}
+CRASH = {"replicas": 1, "pod_slots": 1, "watch_disconnects": 0}
+
+SAFETY = ("single_writer_etcd", "no_lost_update", "one_leader", "leader_holds_lease", "scheduler_respects_resources",
+          "scheduler_respects_taints", "scheduler_respects_node_affinity", "scheduler_respects_anti_affinity",
+          "pod_runs_on_one_node", "pods_run_where_bound", "failed_pods_never_run", "node_cpu_never_overcommitted",
+          "no_pods_run_on_crashed_nodes", "marks_not_ready_only_on_stale_lease", "untaints_only_ready_nodes",
+          "evicts_only_from_tainted_nodes", "controllers_act_only_under_a_leader", "running_pods_on_ready_nodes",
+          "pods_within_surge")
+ALL_HOLD = dict(dict.fromkeys(SAFETY + ("deployment_serves", "replacement_serves_after_a_crash"), "holds"),
+                cluster_converges="not_checked")
+
+
+def test_the_default_configuration_is_the_issue_s_cluster():
+    model = ClusterModel()
+    config = model.config
+    assert (config["nodes"], config["replicas"], config["replicas_per_role"], config["node_crashes"],
+            config["watch_disconnects"]) == (2, 2, 2, 1, 1)
+    assert {p.name for p in model.ir.properties if p.kind in ("always", "step")} == set(SAFETY)
+
+
+def test_one_replica_without_faults_on_both_engines():
+    _, s = run_both(ClusterModel(**SMALL).checker())
+    assert counts(s) == ("complete", 24_998, 120_521, 37)
+    assert s["verdicts"] == dict(ALL_HOLD, replacement_serves_after_a_crash="violated")
+
+
+@pytest.mark.slow
+def test_one_replica_through_a_node_crash():
+    checker = ClusterModel(**CRASH).checker()
+    s = summary(checker.run(), checker)
+    assert counts(s) == ("complete", 549_550, 3_224_449, 53)
+    assert s["verdicts"] == ALL_HOLD
+    assert s["notes"]["deployment_serves"] == "witness: 26 steps"
+    assert s["notes"]["replacement_serves_after_a_crash"] == "witness: 27 steps"
+
+
+LEADER = ["elector_request_lease(role=CONTROLLER_MANAGER, replica=replica1)",
+          "apiserver_update_lease(role=CONTROLLER_MANAGER, replica=replica1)",
+          "elector_take_lease(role=CONTROLLER_MANAGER, replica=replica1)"]
+# The Deployment is posted, stored, and picked up by the Deployment and ReplicaSet controllers; its pod is
+# created, scheduled to node1, and started by node1's kubelet.
+POD_STARTS = LEADER + [
+    "user_create_deployment", "apiserver_create_deployment", "informer_deliver_deployment_event",
+    "deployment_controller_create_replicaset(rs=rs1)", "apiserver_create_replicaset(client=DEPLOYMENT_CONTROLLER)",
+    "informer_deliver_replicaset_event(rs=rs1)", "replicaset_controller_sync(rs=rs1)",
+    "replicaset_controller_create_pod(pod=pod1)", "apiserver_create_pod(client=REPLICASET_CONTROLLER)",
+    "informer_deliver_pod_event(client=SCHEDULER, pod=pod1)", "scheduler_bind_pod(pod=pod1, node=node1)",
+    "apiserver_bind_pod(client=SCHEDULER)", "informer_deliver_kubelet_event(node=node1, pod=pod1)",
+    "kubelet_start_pod(node=node1, pod=pod1)"]
+
+
+# ---- the seed's process flow, step by step -----------------------------------------------------
+
+class SeedFlowProbe(ClusterModel):
+    """Asks for the shortest run in which the Deployment's pod runs, is listed and routed."""
+
+    @always
+    def seed_flow_never_completes(self, s):
+        return ~self.replicas_serve(s)
+
+
+def test_the_seed_flow_is_one_pinned_trace():
+    model = SeedFlowProbe(**SMALL)
+    result = model.checker().properties("seed_flow_never_completes").first().run()
+    # The leader is elected and the Service posted first (the Service then waits for pods);
+    # the pod's Running status is stored, the endpoints list it, and node1's kube-proxy routes to it.
+    trace = result.properties["seed_flow_never_completes"].counterexample.labels(model.ir)
+    assert trace == LEADER + ["user_create_service", "apiserver_create_service",
+                              "endpoints_informer_deliver_service_event"] + POD_STARTS[len(LEADER):] + [
+        "apiserver_update_pod_status(node=node1)", "endpoints_informer_deliver_pod_event(pod=pod1)",
+        "endpoints_controller_sync", "apiserver_update_endpoints", "kube_proxy_receive_endpoints(node=node1)",
+        "kube_proxy_sync_rules(node=node1)"]
+
+
+# ---- the composition's own properties, each broken in one named way -------------------------------
+
+class ControllersWithoutLeaderElection(ClusterModel):
+    """The controllers act whether or not a replica leads (the gate on leadership is gone)."""
+
+    def gate(self, s, component):
+        return None
+
+
+class HealthyLeaseExpires(ClusterModel):
+    """The clock lets a healthy, connected kubelet's lease go stale (the late-heartbeat budget is not checked)."""
+
+    @action(node=Nodes, kind="environment")
+    def clock_expire_node_lease(self, s, node):
+        require(s.node_lease_age[node] == NodeLeaseAge.FRESH)
+        s.node_lease_age[node] = NodeLeaseAge.STALE
+
+
+VARIANTS = [
+    # No replica leads, and the endpoints controller syncs the new Service anyway.
+    (ControllersWithoutLeaderElection, "controllers_act_only_under_a_leader", [
+        "user_create_service", "apiserver_create_service", "endpoints_informer_deliver_service_event",
+        "endpoints_controller_skip_sync"]),
+    # node1's lease goes stale although its kubelet is healthy, and the controller marks it NotReady under its pod.
+    (HealthyLeaseExpires, "running_pods_on_ready_nodes", POD_STARTS + [
+        "clock_expire_node_lease(node=node1)", "node_lifecycle_controller_mark_not_ready(node=node1)",
+        "apiserver_mark_node_not_ready"]),
+]
+
+
+@pytest.mark.parametrize("variant, prop, trace", VARIANTS)
+def test_a_broken_guard_is_caught_by_the_shortest_counterexample(variant, prop, trace):
+    model = variant(**SMALL)
+    result = model.checker().properties(prop).first().run()
+    found = result.properties[prop]
+    assert found.verdict == "violated"
+    assert found.counterexample.labels(model.ir) == trace
