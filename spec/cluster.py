@@ -75,7 +75,8 @@ LEADER_GATED = ("deployment_controller", "replicaset_controller", "endpoints_con
 class ClusterModel(Faults, NodeLeaseClock, NodeLifecycleController, KubeletHeartbeat, Scheduler, DeploymentUser,
                    DeploymentController, ReplicaSetController, ServiceUser, EndpointsController, KubeProxy,
                    PromptLeaders, Model):
-    """A small whole cluster: a Deployment behind a Service, HA controller managers, the scheduler and kubelets."""
+    """A small whole cluster: a Deployment behind a Service, HA controller managers, the scheduler and kubelets
+    (the default is beyond the reference engine; replicas=1 pod_slots=1 watch_disconnects=0 takes 15 s)."""
 
     name = "cluster"
     watchers = (RSC, Client.SCHEDULER)     # the controller manager's shared pod informer, and the scheduler's
