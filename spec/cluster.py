@@ -34,9 +34,10 @@ What the composition adds to the component models:
   model shows it failing under a partition.
 - The Deployment's pods stay within ``replicas + max_surge`` (``pods_within_surge``).
 
-Every property of the components holds here too: single-writer etcd, no lost update, one
-leader, the scheduler's filters, where pods run, what the node lifecycle controller
-decides, and which pods the endpoints list.
+The properties the components declare hold here too: single-writer etcd, no lost update,
+one leader, the scheduler's filters, where pods run, and what the node lifecycle
+controller decides. The endpoints model's property (the endpoints list only ready pods
+once the controller has caught up) is declared on that model and not yet here.
 
 Size. With the default configuration (2 nodes, 3 pod slots, a Deployment of 2 replicas,
 2 controller-manager replicas, one node crash, one dropped watch) the reachable states
