@@ -167,6 +167,13 @@ class OwnedPodApi(ReplicaSetStore, PodCreateApi, PodDeleteApi):
         s.etcd_pod_owner[req.pod] = when(gone, NONE, s.etcd_pod_owner[req.pod])
         return super()._delete_pod(s, req)
 
+    def _remove_pod(self, s, req):
+        """Remove a terminated pod (its kubelet confirmed), and with it its owner reference; in models that include
+        the kubelets' status API (``PodStatusApi``)."""
+        gone = s.etcd_pod_phase[req.pod] == PodPhase.TERMINATING
+        s.etcd_pod_owner[req.pod] = when(gone, NONE, s.etcd_pod_owner[req.pod])
+        return super()._remove_pod(s, req)
+
 
 class ReplicaSetApiCore(ReplicaSetStore, ApiServerCore):
     """The ReplicaSet request slots, and what identifies and stores a ReplicaSet (hooks for richer objects)."""
