@@ -83,6 +83,10 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
         successors = default_successors(ir)
     instances = successors.instances
     holds = getattr(successors, "holds", ev.holds)
+    # Compiled checks over every property of a kind (IR indices), where the successor function has them.
+    failing_invariants = getattr(successors, "failing_invariants", None)
+    reached_goals = getattr(successors, "reached_goals", None)
+    step_checks = getattr(successors, "step_checks", None)
     props = selected_properties(ir, options.properties)
     invariants = [p for p in props if p.kind == "always"]
     goals = [p for p in props if p.kind == "sometimes"]
@@ -158,16 +162,24 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
 
     def _check_state(i: int) -> None:
         st = states[i]
-        for p in list(open_inv):
-            if not holds(p, st):
-                open_inv.remove(p)
-                violated(p.name, trace_to(i, name=p.name))
-        for p in list(open_goals):
-            if holds(p, st):
-                open_goals.remove(p)
-                results[p.name].verdict = "holds"
-                results[p.name].counterexample = None
-                results[p.name].note = f"witness: {len(trace_to(i).steps) - 1} steps"
+        if failing_invariants is None:
+            bad = [p for p in open_inv if not holds(p, st)]
+        else:
+            bad = [ir.properties[j] for j in failing_invariants(st) if ir.properties[j] in open_inv]
+        for p in bad:
+            open_inv.remove(p)
+            violated(p.name, trace_to(i, name=p.name))
+        if not open_goals:
+            return
+        if reached_goals is None:
+            good = [p for p in open_goals if holds(p, st)]
+        else:
+            good = [ir.properties[j] for j in reached_goals(st) if ir.properties[j] in open_goals]
+        for p in good:
+            open_goals.remove(p)
+            results[p.name].verdict = "holds"
+            results[p.name].counterexample = None
+            results[p.name].note = f"witness: {len(trace_to(i).steps) - 1} steps"
 
     def add_initial(st: tuple[int, ...]) -> None:
         if st in index or (constraints and not all(ev.satisfies(c, st) for c in constraints)):
@@ -208,10 +220,15 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
                 total += 1
                 fired[inst] += 1
                 if open_steps:
-                    for p in list(open_steps):
-                        if not holds(p, st, t, 0, inst_component[inst]):
-                            open_steps.remove(p)
-                            violated(p.name, trace_to(i, (inst, t), p.name))
+                    if step_checks is None:
+                        bad = [p for p in open_steps if not holds(p, st, t, 0, inst_component[inst])]
+                    else:
+                        check = step_checks[inst]
+                        bad = [] if check is None else \
+                            [ir.properties[j] for j in check(st, t) if ir.properties[j] in open_steps]
+                    for p in bad:
+                        open_steps.remove(p)
+                        violated(p.name, trace_to(i, (inst, t), p.name))
                 if t in index:
                     continue
                 if constraints and not all(ev.satisfies(c, t) for c in constraints):

@@ -19,6 +19,7 @@ active pods") are computed once per state, when they cannot raise.
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any, Callable
 
 from .evaluate import Evaluator
@@ -51,6 +52,10 @@ class _Gen:
         self.reader_src: list[str] = []
         self.hoisted: dict[int, str] = {}
         self._free: dict[int, tuple[frozenset[str], frozenset[int]]] = {}
+        # Specialising a step property to one action instance: the acting component is known,
+        # and a primed read of a position the instance cannot write is a read of the pre-state.
+        self.acting: str | None = None
+        self.post_writes: frozenset[int] | None = None
 
     # ---- analysis ----
     def free(self, e: Expr) -> tuple[frozenset[str], frozenset[int]]:
@@ -89,6 +94,9 @@ class _Gen:
             v = bound[e.data]
             return str(v), v
         if op == "acting":
+            if self.acting is not None:
+                v = int(self.acting in e.data)
+                return str(v), v
             return f"(acting in {e.data!r})", None
         if id(e) in self.hoisted and src == "st":
             return self.hoisted[id(e)], None
@@ -97,10 +105,15 @@ class _Gen:
             s = "post" if primed else src
             leaf = self.leaves[name]
             parts = [self.gen(a, params, bound, src) for a in e.args]
+            if primed and self.post_writes is not None and \
+                    self.post_writes.isdisjoint(range(leaf.offset, leaf.offset + leaf.size)):
+                s = src
             if all(v is not None for _, v in parts):
                 pos = leaf.position(tuple(v for _, v in parts))
                 if pos is None:
                     return "_exact()", None
+                if primed and self.post_writes is not None and pos not in self.post_writes:
+                    s = src
                 return f"{s}[{pos}]", None
             return f"{self.reader(leaf)}({s}, {', '.join(c for c, _ in parts)})", None
         if op in _BINOP:
@@ -109,6 +122,10 @@ class _Gen:
                 v = _fold(op, av, bv)
                 if v is not None:
                     return str(v), v
+            if a == b and op in _REFLEXIVE and not _may_raise(a):
+                # The same read on both sides (``post[p] != st[p]`` where p is not written).
+                v = _REFLEXIVE[op]
+                return str(v), v
             return f"({a} {_BINOP[op]} {b})", None
         if op == "neg":
             a, av = self.gen(e.args[0], params, bound, src)
@@ -192,6 +209,9 @@ class _Gen:
         return name
 
 
+_REFLEXIVE = {"eq": 1, "le": 1, "ge": 1, "ne": 0, "lt": 0, "gt": 0}
+
+
 def _may_raise(code: str) -> bool:
     return "_exact(" in code or "_rd" in code or "//" in code or "%" in code
 
@@ -215,6 +235,8 @@ class CompiledModel:
         self.ir = ir
         self.ev = Evaluator(ir)
         self.instances: list[tuple[int, tuple[int, ...]]] = [(ai, vals) for ai, _, vals in self.ev.instances()]
+        # Positions each instance may write (None: not known statically); absent: the instance never fires.
+        self._writes: dict[int, frozenset[int] | None] = {}
         gen = _Gen(ir)
         self._hoist(gen)
         body: list[str] = ["def generate(st):", "    out = []", "    append = out.append"]
@@ -224,12 +246,17 @@ class CompiledModel:
             body += self._instance(gen, k, ir.actions[ai], vals)
         body.append("    return out")
         props_src, self._prop_names = self._properties(gen)
-        src = "\n".join(gen.reader_src) + "\n" + "\n".join(body) + "\n" + props_src
+        checks_src = self._checks(gen)
+        src = "\n".join(gen.reader_src) + "\n" + "\n".join(body) + "\n" + props_src + "\n" + checks_src
         self.source = src
-        ns: dict[str, Any] = {"_Exact": _Exact, "_exact": _exact, "_slow": self._slow}
+        ns: dict[str, Any] = {"_Exact": _Exact, "_exact": _exact, "_slow": self._slow, "_holds": self._holds_exact}
         exec(compile(src, f"<kubecheck compiled {ir.model}>", "exec"), ns)
         self.generate: Callable[[tuple[int, ...]], list[tuple[int, tuple[int, ...]]]] = ns["generate"]
         self._prop_fns: dict[str, Callable[..., bool]] = {n: ns[f] for n, f in self._prop_names.items()}
+        self.failing_invariants: Callable[[tuple[int, ...]], tuple[int, ...]] = ns["failing_invariants"]
+        self.reached_goals: Callable[[tuple[int, ...]], tuple[int, ...]] = ns["reached_goals"]
+        self.step_checks: list[Callable[[tuple[int, ...], tuple[int, ...]], tuple[int, ...]] | None] = [
+            ns.get(f"failing_steps_{k}") for k in range(len(self.instances))]
 
     def _hoist(self, gen: _Gen) -> None:
         """Share state-level quantifiers used by more than one instance."""
@@ -303,6 +330,7 @@ class CompiledModel:
                     writes.append((pcode, None, value, needs_range))
         const_pos = [p for _, p, _, _ in writes if p is not None]
         dynamic = any(p is None for _, p, _, _ in writes)
+        self._writes[k] = self._written(a, params, writes)
         if len(set(const_pos)) != len(const_pos):
             lines.append(f"{ind}_exact()")
         else:
@@ -335,6 +363,19 @@ class CompiledModel:
         lines.append(f"        _slow({k}, st, out)")
         return lines
 
+    def _written(self, a: Action, params: dict[str, int], writes: list[tuple[str, Any, str, bool]]
+                 ) -> frozenset[int] | None:
+        """Every position the instance may write: constant ones, and whole leaves where an index depends on
+        the state."""
+        if any(pcode == "_exact()" for pcode, _, _, _ in writes):
+            return None
+        out = {pos for _, pos, _, _ in writes if pos is not None}
+        if any(pos is None for _, pos, _, _ in writes):
+            for u in a.updates:
+                lf = self.ir.leaf(u.leaf)
+                out.update(range(lf.offset, lf.offset + lf.size))
+        return frozenset(out)
+
     def _leaf_of_pos(self, pos: int) -> Leaf:
         for lf in self.ir.leaves:
             if lf.offset <= pos < lf.offset + lf.size:
@@ -364,6 +405,73 @@ class CompiledModel:
             names[p.name] = fname
             out.append(f"def {fname}(st, post=None, acting=None):\n    return bool({code})\n")
         return "\n".join(out), names
+
+    def _checks(self, gen: _Gen) -> str:
+        """Every invariant (or goal) of the IR in one function per state, and every step property specialised
+        to each action instance: its acting component is known, and what it cannot write is unchanged, so
+        that most step properties fold to ``True`` and cost nothing on that instance's transitions.
+
+        ``failing_invariants(st)`` and ``reached_goals(st)`` return IR property indices;
+        ``failing_steps_<k>(st, post)`` exists only for instances whose check did not fold to ``True``.
+        Anything the fast code cannot decide is asked of the evaluator (``_holds``).
+        """
+        hoisted, gen.hoisted = gen.hoisted, {}
+        out: list[str] = []
+        for fname, kind, want in (("failing_invariants", "always", False), ("reached_goals", "sometimes", True)):
+            lines = [f"def {fname}(st):", "    out = ()"]
+            for i, p in enumerate(self.ir.properties):
+                if p.kind != kind:
+                    continue
+                code, v = gen.gen(p.exprs[0], {}, {})
+                if v is not None:
+                    if bool(v) == want:
+                        lines.append(f"    out += ({i},)")
+                    continue
+                test = code if want else f"not {code}"
+                lines += ["    try:", f"        if {test}: out += ({i},)", "    except _Exact:",
+                          f"        if _holds({i}, st) == {want}: out += ({i},)"]
+            lines.append("    return out")
+            out.append("\n".join(lines))
+        steps = [(i, p) for i, p in enumerate(self.ir.properties) if p.kind == "step"]
+        for k, (ai, vals) in enumerate(self.instances):
+            if k not in self._writes:
+                continue
+            a = self.ir.actions[ai]
+            gen.acting, gen.post_writes = a.component, self._writes[k]
+            lines = []
+            for i, p in steps:
+                code, v = gen.gen(p.exprs[0], {}, {})
+                if (v is not None and v) or (v is None and self._valid(code)):
+                    continue
+                lines += ["    try:", f"        if not {code}: out += ({i},)", "    except _Exact:",
+                          f"        if not _holds({i}, st, post, {a.component!r}): out += ({i},)"]
+            if lines:
+                out.append("\n".join([f"def failing_steps_{k}(st, post):", "    out = ()"] + lines
+                                     + ["    return out"]))
+        gen.acting, gen.post_writes, gen.hoisted = None, None, hoisted
+        return "\n".join(out) + "\n"
+
+    def _valid(self, code: str, limit: int = 4096) -> bool:
+        """Whether ``code`` holds on every value of the few pre-state positions it reads (a tautology such as
+        ``not (x == 4) or (x == 4 or x == 0)``, left once unwritten primed reads became pre-state reads)."""
+        if _may_raise(code) or "post" in code or "acting" in code or "_h" in code:
+            return False
+        positions = sorted({int(m) for m in re.findall(r"\bst\[(\d+)\]", code)})
+        domains = [self.ir.scalar_type_at(pos).values() for pos in positions]
+        size = 1
+        for d in domains:
+            size *= len(d)
+        if size > limit:
+            return False
+        fn = eval(f"lambda st: {code}", {})
+        for combo in itertools.product(*domains):
+            if not fn(dict(zip(positions, combo))):
+                return False
+        return True
+
+    def _holds_exact(self, i: int, st: tuple[int, ...], post: tuple[int, ...] | None = None,
+                     acting: str | None = None) -> bool:
+        return self.ev.holds(self.ir.properties[i], st, post, 0, acting)
 
     def _slow(self, k: int, st: tuple[int, ...], out: list[tuple[int, tuple[int, ...]]]) -> None:
         ai, vals = self.instances[k]

@@ -70,11 +70,20 @@ def test_compiled_successors_match_the_evaluator_in_every_state(case):
             for p in ir.properties:
                 if p.kind in ("always", "sometimes"):
                     assert fast.holds(p, st) == ev.holds(p, st), (p.name, st)
+            assert set(fast.failing_invariants(st)) == {
+                j for j, p in enumerate(ir.properties) if p.kind == "always" and not ev.holds(p, st)}, st
+            assert set(fast.reached_goals(st)) == {
+                j for j, p in enumerate(ir.properties) if p.kind == "sometimes" and ev.holds(p, st)}, st
             for k, t in a:
                 acting = ir.actions[fast.instances[k][0]].component
                 for p in ir.properties:
                     if p.kind == "step":
                         assert fast.holds(p, st, t, acting=acting) == ev.holds(p, st, t, acting=acting), (p.name, st, t)
+                # The step properties specialised to this instance (absent where they fold to True).
+                check = fast.step_checks[k]
+                assert set(check(st, t) if check else ()) == {
+                    j for j, p in enumerate(ir.properties)
+                    if p.kind == "step" and not ev.holds(p, st, t, acting=acting)}, (k, st, t)
                 if t not in seen:
                     seen.add(t)
                     nxt.append(t)
