@@ -75,6 +75,12 @@ class Checker:
         """Check (or do not check) for deadlocks, overriding the model."""
         return self._with(check_deadlock=on)
 
+    def symmetry(self, on: bool = True) -> "Checker":
+        """Store one state per orbit of the model's symmetric domains (its ``symmetric`` attribute):
+        the same verdicts on fewer states. Refused, naming the spec line, where the model singles out
+        an element of such a domain."""
+        return self._with(symmetry=on)
+
     def progress(self, fn: ProgressFn | None) -> "Checker":
         """Call ``fn(Progress)`` about once a second while exploring."""
         return dataclasses.replace(self, progress_fn=fn)

@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--property", action="append", default=[], metavar="NAME",
                    help="check only this property (repeatable; deadlock_free names deadlock freedom)")
     p.add_argument("--no-deadlock", action="store_true", help="do not check for deadlocks")
+    p.add_argument("--symmetry", action="store_true",
+                   help="store one state per orbit of the model's symmetric domains (same verdicts, fewer states)")
     p.add_argument("--out", metavar="DIR", help="write each counterexample to DIR/<property>.itf.json (ITF)")
     p.add_argument("--json", action="store_true",
                    help="print the result as JSON (docs/results.md) on stdout, and nothing else")
@@ -243,6 +245,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         checker = checker.properties(*args.property)
     if args.no_deadlock:
         checker = checker.deadlock(False)
+    if args.symmetry:
+        checker = checker.symmetry()
     mode = "off" if args.quiet else ("lines" if args.progress else "auto")
     with ProgressReporter(sys.stderr, mode) as progress:
         try:

@@ -24,6 +24,7 @@ from .errors import ModelRuntimeError
 from .evaluate import Evaluator
 from .ir import IR, Property
 from .result import DEADLOCK, ActionCoverage, CheckResult, PropertyResult, Step, Trace
+from .symmetry import Symmetry
 
 __all__ = ["Options", "Progress", "explore", "TEMPORAL_KINDS"]
 
@@ -41,6 +42,7 @@ class Options:
     time_limit: float | None = None             # seconds
     max_memory: int | None = None               # MiB of resident memory (peak)
     check_deadlock: bool | None = None          # None: as the model says
+    symmetry: bool = False                      # store one state per orbit of the model's symmetric domains
 
 
 @dataclass
@@ -79,6 +81,8 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
     evaluator in the test suite.
     """
     ev = Evaluator(ir)
+    symmetry = Symmetry(ir) if options.symmetry else None
+    canonical = symmetry.canonical if symmetry is not None else None
     if successors is None:
         successors = default_successors(ir)
     instances = successors.instances
@@ -143,7 +147,8 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
             ai, vals = instances[extra[0]]
             a = ir.actions[ai]
             out.append(Step(a.name, tuple(zip(a.param_names(), vals)), extra[1]))
-        return Trace(ir.model, dict(ir.config), tuple(out), name)
+        tr = Trace(ir.model, dict(ir.config), tuple(out), name)
+        return symmetry.concretize(tr, ir, ev.successor) if symmetry is not None else tr
 
     def violated(name: str, tr: Trace) -> None:
         r = results[name]
@@ -182,6 +187,8 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
             results[p.name].note = f"witness: {len(trace_to(i).steps) - 1} steps"
 
     def add_initial(st: tuple[int, ...]) -> None:
+        if canonical is not None:
+            st = canonical(st)
         if st in index or (constraints and not all(ev.satisfies(c, st) for c in constraints)):
             return
         states.append(st)
@@ -231,6 +238,10 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
                         violated(p.name, trace_to(i, (inst, t), p.name))
                 if t in index:
                     continue
+                if canonical is not None:
+                    t = canonical(t)
+                    if t in index:
+                        continue
                 if constraints and not all(ev.satisfies(c, t) for c in constraints):
                     continue
                 if last_level:
@@ -288,8 +299,11 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
             if c.fired == 0:
                 warnings.append(f"action `{c.name}` never fired: its guard is false in every reachable state "
                                 "(usually a spec bug).")
+    extra: dict[str, Any] = {"processed": i}
+    if symmetry is not None:
+        extra["symmetry"] = {"domains": list(symmetry.domains), "renamings": symmetry.size}
     return CheckResult(ir.model, dict(ir.config), "explicit", stopped, len(states), total, depth, seconds,
-                       coverage, results, warnings, {"processed": i})
+                       coverage, results, warnings, extra)
 
 
 def _levels(level_starts: list[int], n: int) -> int:

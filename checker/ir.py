@@ -43,6 +43,7 @@ class Variable:
     leaves: tuple[Leaf, ...]
     component: str
     doc: str = ""
+    source: str = ""        # the spec line that declares it
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class IR:
     components: dict[str, tuple[str, ...] | None] = field(default_factory=dict)  # component -> owned vars
     source: str = ""                            # the file the model class lives in
     class_name: str = ""                        # the model class, so a trace can name ``source:class_name``
+    symmetric: tuple[str, ...] = ()             # domains whose elements the model treats alike (by name)
 
     def leaf(self, name: str) -> Leaf:
         for lf in self.leaves:

@@ -229,11 +229,13 @@ class Model(Component):
     """A whole system to check. Instantiate with a configuration: ``Model(pods=4)``.
 
     Class attributes: ``name`` (the model's name in ``kubecheck list``, default from the
-    class name), ``check_deadlock`` (default True).
+    class name), ``check_deadlock`` (default True), ``symmetric`` (the domains whose
+    elements the model treats alike, which ``--symmetry`` may then reduce: ``(Pods,)``).
     """
 
     name: str | None = None
     check_deadlock: bool = True
+    symmetric: tuple[Any, ...] = ()    # domains whose elements are interchangeable (for --symmetry)
 
     def __init__(self, **config: Any) -> None:
         consts = self.constants()
@@ -776,7 +778,7 @@ def _layout(variables: list[Variable]) -> tuple[list[Variable], list[Leaf], int]
                 s *= d.size
             placed.append(Leaf(lf.name, lf.dims, lf.elem, offset, tuple(reversed(strides))))
             offset += lf.size
-        nv = Variable(v.name, v.type, tuple(placed), v.component, v.doc)
+        nv = Variable(v.name, v.type, tuple(placed), v.component, v.doc, v.source)
         out_vars.append(nv)
         leaves += placed
     return out_vars, leaves, offset
@@ -869,7 +871,7 @@ def _build(model: Model) -> IR:
         except EmptyTypeError as e:
             raise SpecError(f"{v.source}: `{v.name}` has type {e}") from None
         comp = owner.component_name() if issubclass(owner, Component) else name
-        raw_vars.append(Variable(v.name, t, tuple(flatten(v.name, t)), comp, v.doc))
+        raw_vars.append(Variable(v.name, t, tuple(flatten(v.name, t)), comp, v.doc, v.source))
     variables, leaves, width = _layout(raw_vars)
     builder = _Builder({v.name: v for v in variables})
     leaf_map = {lf.name: lf for lf in leaves}
@@ -906,7 +908,25 @@ def _build(model: Model) -> IR:
             components[klass.component_name()] = klass.__dict__.get("owns")
     return IR(name, dict(values), tuple(variables), tuple(leaves), width, init_choices, tuple(init_conditions),
               tuple(actions), tuple(properties), tuple(constraints), bool(getattr(cls, "check_deadlock", True)),
-              components, _class_file(cls), cls.__qualname__)
+              components, _class_file(cls), cls.__qualname__, _symmetric(cls, leaves, actions))
+
+
+def _symmetric(cls: type, leaves: list[Leaf], actions: list[Action]) -> tuple[str, ...]:
+    """The names of the domains the model declares symmetric (``symmetric = (Pods, ...)``)."""
+    used: dict[str, None] = {}
+    for t in [t for lf in leaves for t in lf.dims + (lf.elem,)] + [p.type for a in actions for p in a.params]:
+        if isinstance(t, (RefType, OptionType)):
+            used[t.domain.name] = None
+    out: list[str] = []
+    for d in getattr(cls, "symmetric", ()) or ():
+        name = d.name if isinstance(d, Domain) else d
+        if not isinstance(name, str) or name not in used:
+            known = ", ".join(used) or "none"
+            raise SpecError(f"{_class_line(cls)}: `symmetric` names {d!r}, which is not a domain of model "
+                            f"`{cls.model_name()}`; its domains are: {known}.")
+        if name not in out:
+            out.append(name)
+    return tuple(out)
 
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -211,10 +211,14 @@ def summary_table(result: CheckResult, source: str = "") -> Table:
         ("config", Text(_config_text(result.config))),
         ("engine", Text(result.engine)),
         ("stopped", Text(STOPPED_TEXT.get(result.stopped_by, result.stopped_by), style=stop_style)),
-        ("states", Text(f"{_num(result.distinct_states)} distinct, {_num(result.total_states)} total")),
+        ("states", Text(f"{_num(result.distinct_states)} distinct, {_num(result.total_states)} total"
+                        + (", one per orbit" if "symmetry" in result.extra else ""))),
         ("depth", Text(f"{result.depth} levels")),
         ("time", Text(f"{result.seconds:.2f} s, {rate}")),
     ]
+    sym = result.extra.get("symmetry")
+    if sym:
+        rows.insert(3, ("symmetry", Text(f"{', '.join(sym['domains'])} ({sym['renamings']:,} renamings)")))
     for k, v in rows:
         grid.add_row(Text(k), v)
     return grid

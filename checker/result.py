@@ -142,6 +142,7 @@ class CheckResult:
             "model": self.model,
             "config": dict(self.config),
             "engine": self.engine,
+            "symmetry": self.extra.get("symmetry"),
             "stopped_by": self.stopped_by,
             "distinct_states": self.distinct_states,
             "total_states": self.total_states,

@@ -80,6 +80,7 @@ class ClusterModel(Faults, NodeLeaseClock, NodeLifecycleController, KubeletHeart
     (the default is beyond the reference engine; replicas=1 pod_slots=1 watch_disconnects=0 takes 15 s)."""
 
     name = "cluster"
+    symmetric = ("pod", "replica")  # pod slots and controller-manager replicas (nodes are not: kube-proxy)
     watchers = (RSC, Client.SCHEDULER)     # the controller manager's shared pod informer, and the scheduler's
     roles = (CM,)                          # the controller manager elects a leader; the scheduler runs one replica
 

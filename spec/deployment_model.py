@@ -104,6 +104,7 @@ class DeploymentModel(Faults, DeploymentUser, DeploymentController, ReplicaSetCo
     """One Deployment that a user creates, scales and re-images; the Deployment and ReplicaSet controllers."""
 
     name = "deployment"
+    symmetric = ("pod", "node")  # pod slots and nodes are interchangeable (--symmetry)
     watchers = (RSC,)
 
     pod_slots = Constant(3, "pod slots: pods that can exist at once", min=1)

@@ -108,6 +108,7 @@ class EndpointsModel(EndpointsWorld, Model):
     """One Service, its endpoints controller, kube-proxy on the first node, and pods that come and go."""
 
     name = "endpoints"
+    symmetric = ("pod",)        # pod slots are interchangeable; nodes are not (kube-proxy runs on the first)
 
     kube_proxies = Constant(1, "nodes whose kube-proxy is explored (the first ones)", min=0)
 

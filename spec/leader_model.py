@@ -33,6 +33,7 @@ class LeaderElectionModel(LeaderElection, Model):
     """HA masters: lease-based leader election among the replicas of each role."""
 
     name = "leader-election"
+    symmetric = ("replica",)    # the replicas of a role are interchangeable (--symmetry)
 
     @sometimes
     def leader_elected(self, s):

@@ -77,6 +77,7 @@ class NamespaceModel(NamespaceUser, ServiceAccountController, TokenController, N
     """Namespace deletion with finalizers, and the default account and token of every namespace."""
 
     name = "namespace"
+    symmetric = ("ns", "pod")   # namespaces and pod slots are interchangeable (--symmetry)
 
     def holds(self, s, ns, resource):
         return s.etcd_ns_content[ns][resource] > 0

@@ -47,6 +47,7 @@ class ReplicaSetAnchor(Model):
 
     Pods = Domain("pod", size=pods)
     Nodes = Domain("node", size=nodes)
+    symmetric = (Pods, Nodes)   # pod slots and nodes are interchangeable (--symmetry)
 
     status = Var(Array(Pods, Phase), init=Phase.ABSENT)     # actual status of each pod slot, in the store
     node = Var(Array(Pods, Option(Nodes)), init=NONE)       # the node each pod is bound to; NONE while unbound

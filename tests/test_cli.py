@@ -143,6 +143,7 @@ def test_check_json_anchor_is_the_whole_result(capsys: pytest.CaptureFixture[str
         "model": "replicaset-anchor",
         "config": {"pods": 3, "nodes": 2, "max_failures": 1, "replicas": 2},
         "engine": "explicit",
+        "symmetry": None,
         "stopped_by": "complete",
         "distinct_states": 27153,
         "total_states": 113868,
@@ -254,7 +255,7 @@ def test_user_spec_file_is_checked_like_a_shipped_model(capsys: pytest.CaptureFi
     code, data = run_json(capsys, "check", "counter.py:Counter")
     assert code == 0
     assert data == {
-        "model": "counter", "config": {"limit": 3}, "engine": "explicit", "stopped_by": "complete",
+        "model": "counter", "config": {"limit": 3}, "engine": "explicit", "symmetry": None, "stopped_by": "complete",
         "distinct_states": 4, "total_states": 5, "depth": 4,
         "coverage": {"worker_increment": {"component": "counter", "kind": "system", "fired": 3, "new_states": 3},
                      "worker_reset": {"component": "counter", "kind": "system", "fired": 1, "new_states": 0}},

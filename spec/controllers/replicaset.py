@@ -475,6 +475,7 @@ class ReplicaSetModel(Faults, ReplicaSetUser, ExpectationExpiry, Model):
     """One ReplicaSet that a user creates and scales; its controller with expectations; the API server, etcd, caches."""
 
     name = "replicaset"
+    symmetric = ("pod", "node")  # pod slots and nodes are interchangeable (--symmetry)
     watchers = (RSC,)
 
     pod_slots = Constant(3, "pod slots: pods that can exist at once", min=1)

@@ -52,6 +52,7 @@ class TwoPhaseCommit(Model):
     resource_managers = Constant(3, "resource managers taking part in the transaction", min=1)
 
     RMs = Domain("rm", size=resource_managers)
+    symmetric = (RMs,)          # resource managers are interchangeable (--symmetry)
 
     rm_state = Var(Array(RMs, RMState), init=RMState.WORKING)  # the state of each resource manager
     tm_state = Var(TMState, init=TMState.INIT)                 # the state of the transaction manager
