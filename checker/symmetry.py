@@ -58,7 +58,8 @@ class _Renaming:
     """One element of the symmetry group: a permutation per symmetric domain, applied to whole states."""
 
     perms: tuple[tuple[int, ...], ...]                # per symmetric domain: element i -> perms[d][i]
-    take: Callable[[tuple[int, ...]], tuple[int, ...]]  # the moved positions: result[p] = state[source[p]]
+    source: tuple[int, ...]                           # the moved positions: result[p] = state[source[p]]
+    take: Callable[[tuple[int, ...]], tuple[int, ...]]  # itemgetter(*source)
     renames: tuple[tuple[int, tuple[int, ...]], ...]  # (position, new value per old value + 1) for references
 
     def apply(self, st: tuple[int, ...]) -> tuple[int, ...]:
@@ -106,6 +107,41 @@ class Symmetry:
                 best = t
         return best
 
+    def canonical_rows(self, rows: Any) -> Any:
+        """:meth:`canonical` for a whole batch: ``rows`` is an (n, width) integer numpy array, one state per
+        row; the result has each row replaced by its orbit's least row (for vectorised engines)."""
+        import numpy as np
+
+        best = np.array(rows, copy=True)
+        if not len(best):
+            return best
+        at = np.arange(len(best))
+        for source, renames in self._row_kernels():
+            cand = np.take(rows, source, axis=1)
+            for positions, table in renames:
+                cand[:, positions] = table[cand[:, positions] + 1]
+            diff = cand != best
+            first = diff.argmax(axis=1)
+            less = diff[at, first] & (cand[at, first] < best[at, first])
+            best[less] = cand[less]
+        return best
+
+    def _row_kernels(self) -> list[tuple[Any, list[tuple[Any, Any]]]]:
+        """Per renaming: the source column of every position, and (positions, value table) for references."""
+        kernels = getattr(self, "_kernels", None)
+        if kernels is None:
+            import numpy as np
+
+            kernels = []
+            for g in self.group:
+                by_table: dict[tuple[int, ...], list[int]] = {}
+                for p, table in g.renames:
+                    by_table.setdefault(table, []).append(p)
+                kernels.append((np.array(g.source, dtype=np.intp),
+                                [(np.array(ps, dtype=np.intp), np.array(t)) for t, ps in by_table.items()]))
+            self._kernels = kernels
+        return kernels
+
     def _renaming(self, perms: tuple[tuple[int, ...], ...]) -> _Renaming:
         source = list(range(self.ir.width))
         renames: list[tuple[int, tuple[int, ...]]] = []
@@ -122,7 +158,7 @@ class Symmetry:
                 for p in range(lf.offset, lf.offset + lf.size):
                     renames.append((p, table))
         take = operator.itemgetter(*source) if self.ir.width > 1 else (lambda st: tuple(st[i] for i in source))
-        return _Renaming(perms, take, tuple(renames))
+        return _Renaming(perms, tuple(source), take, tuple(renames))
 
     def _perm_for(self, t: ScalarType, perms: tuple[tuple[int, ...], ...]) -> tuple[int, ...] | None:
         for d, p in zip(self.domains, perms):
