@@ -110,21 +110,46 @@ class HealthyLeaseExpires(ClusterModel):
         s.node_lease_age[node] = NodeLeaseAge.STALE
 
 
+class ReplicaSetSyncIgnoresExpectations(ClusterModel):
+    """The ReplicaSet controller syncs before its cache shows the pods it created (its expectations are ignored)."""
+
+    @action(rs=ClusterModel.ReplicaSets, fairness="weak")
+    def replicaset_controller_sync(self, s, rs):
+        self.plan_burst(s, rs)
+
+
+ELECTED = ["elector_request_lease(role=CONTROLLER_MANAGER, replica=replica1)",
+           "apiserver_update_lease(role=CONTROLLER_MANAGER, replica=replica1)",
+           "elector_take_lease(role=CONTROLLER_MANAGER, replica=replica1)"]
+RS_CREATED = ["user_create_deployment", "apiserver_create_deployment", "informer_deliver_deployment_event",
+              "deployment_controller_create_replicaset(rs=rs1)",
+              "apiserver_create_replicaset(client=DEPLOYMENT_CONTROLLER)", "informer_deliver_replicaset_event(rs=rs1)"]
+
+
+def _creates(pod):
+    return ["replicaset_controller_sync(rs=rs1)", f"replicaset_controller_create_pod(pod={pod})",
+            "apiserver_create_pod(client=REPLICASET_CONTROLLER)"]
+
+
 VARIANTS = [
     # No replica leads, and the endpoints controller syncs the new Service anyway.
-    (ControllersWithoutLeaderElection, "controllers_act_only_under_a_leader", [
+    (ControllersWithoutLeaderElection, SMALL, "controllers_act_only_under_a_leader", [
         "user_create_service", "apiserver_create_service", "endpoints_informer_deliver_service_event",
         "endpoints_controller_skip_sync"]),
     # node1's lease goes stale although its kubelet is healthy, and the controller marks it NotReady under its pod.
-    (HealthyLeaseExpires, "running_pods_on_ready_nodes", POD_STARTS + [
+    (HealthyLeaseExpires, SMALL, "running_pods_on_ready_nodes", POD_STARTS + [
         "clock_expire_node_lease(node=node1)", "node_lifecycle_controller_mark_not_ready(node=node1)",
         "apiserver_mark_node_not_ready"]),
+    # One replica in three slots: each sync runs before the cache shows the pod the last one created.
+    (ReplicaSetSyncIgnoresExpectations, dict(SMALL, pod_slots=3), "pods_within_surge", ELECTED + RS_CREATED
+     + _creates("pod1") + ["replicaset_controller_handle_response"] + _creates("pod2")
+     + ["replicaset_controller_handle_response"] + _creates("pod3")),
 ]
 
 
-@pytest.mark.parametrize("variant, prop, trace", VARIANTS)
-def test_a_broken_guard_is_caught_by_the_shortest_counterexample(variant, prop, trace):
-    model = variant(**SMALL)
+@pytest.mark.parametrize("variant, config, prop, trace", VARIANTS)
+def test_a_broken_guard_is_caught_by_the_shortest_counterexample(variant, config, prop, trace):
+    model = variant(**config)
     result = model.checker().properties(prop).first().run()
     found = result.properties[prop]
     assert found.verdict == "violated"
