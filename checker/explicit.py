@@ -15,6 +15,8 @@ Ctrl-C reports what it explored and never reports a pass.
 from __future__ import annotations
 
 import resource
+import struct
+import sys
 import time
 from array import array
 from dataclasses import dataclass
@@ -118,8 +120,11 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
     constraints = ir.constraints
     max_states = options.max_states
 
-    states: list[tuple[int, ...]] = []
-    index: dict[tuple[int, ...], int] = {}
+    # States are stored packed (one byte per position where the types allow): a tuple of
+    # 200 small ints takes 1.7 kB, its packed bytes about 250 bytes, and hash only once.
+    pack, unpack = state_codec(ir)
+    states: list[bytes] = []
+    index: dict[bytes, int] = {}
     parent = array("q")
     via = array("q")
     level_starts = [0]
@@ -138,11 +143,11 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
         for k in chain:
             inst = via[k]
             if inst < 0:
-                out.append(Step(None, (), states[k]))
+                out.append(Step(None, (), unpack(states[k])))
             else:
                 ai, vals = instances[inst]
                 a = ir.actions[ai]
-                out.append(Step(a.name, tuple(zip(a.param_names(), vals)), states[k]))
+                out.append(Step(a.name, tuple(zip(a.param_names(), vals)), unpack(states[k])))
         if extra is not None:
             ai, vals = instances[extra[0]]
             a = ir.actions[ai]
@@ -157,16 +162,15 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
         if options.first:
             raise _Stop("first_violation")
 
-    def check_state(i: int) -> None:
+    def check_state(i: int, st: tuple[int, ...]) -> None:
         try:
-            _check_state(i)
+            _check_state(i, st)
         except ModelRuntimeError as err:
             if err.trace is None:
                 err.trace = trace_to(i)
             raise
 
-    def _check_state(i: int) -> None:
-        st = states[i]
+    def _check_state(i: int, st: tuple[int, ...]) -> None:
         if failing_invariants is None:
             bad = [p for p in open_inv if not holds(p, st)]
         else:
@@ -189,13 +193,14 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
     def add_initial(st: tuple[int, ...]) -> None:
         if canonical is not None:
             st = canonical(st)
-        if st in index or (constraints and not all(ev.satisfies(c, st) for c in constraints)):
+        key = pack(*st)
+        if key in index or (constraints and not all(ev.satisfies(c, st) for c in constraints)):
             return
-        states.append(st)
-        index[st] = len(states) - 1
+        states.append(key)
+        index[key] = len(states) - 1
         parent.append(-1)
         via.append(-1)
-        check_state(len(states) - 1)
+        check_state(len(states) - 1, st)
 
     t0 = time.perf_counter()
     stopped = "complete"
@@ -219,7 +224,7 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
                 # The last allowed level is still expanded (to know whether anything lies
                 # beyond it), but nothing new past it is stored.
                 last_level = max_depth is not None and level + 1 >= max_depth
-            st = states[i]
+            st = unpack(states[i])
             succ = successors.generate(st)
             if not succ and check_deadlock and results[DEADLOCK].verdict == "unknown":
                 violated(DEADLOCK, trace_to(i, name=DEADLOCK))
@@ -236,25 +241,28 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
                     for p in bad:
                         open_steps.remove(p)
                         violated(p.name, trace_to(i, (inst, t), p.name))
-                if t in index:
+                key = pack(*t)
+                if key in index:
                     continue
                 if canonical is not None:
-                    t = canonical(t)
-                    if t in index:
-                        continue
+                    rep = canonical(t)
+                    if rep is not t:
+                        t, key = rep, pack(*rep)
+                        if key in index:
+                            continue
                 if constraints and not all(ev.satisfies(c, t) for c in constraints):
                     continue
                 if last_level:
                     truncated = True
                     continue
                 j = len(states)
-                states.append(t)
-                index[t] = j
+                states.append(key)
+                index[key] = j
                 parent.append(i)
                 via.append(inst)
                 found[inst] += 1
                 if open_inv or open_goals:
-                    check_state(j)
+                    check_state(j, t)
                 if max_states is not None and j + 1 >= max_states:
                     i += 1
                     raise _Stop("max_states")
@@ -299,11 +307,32 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
             if c.fired == 0:
                 warnings.append(f"action `{c.name}` never fired: its guard is false in every reachable state "
                                 "(usually a spec bug).")
-    extra: dict[str, Any] = {"processed": i}
+    extra: dict[str, Any] = {"processed": i, "bytes_per_state": _bytes_per_state(states, index, parent, via)}
     if symmetry is not None:
         extra["symmetry"] = {"domains": list(symmetry.domains), "renamings": symmetry.size}
     return CheckResult(ir.model, dict(ir.config), "explicit", stopped, len(states), total, depth, seconds,
                        coverage, results, warnings, extra)
+
+
+def _bytes_per_state(states: list[bytes], index: dict[bytes, int], parent: array, via: array) -> float | None:
+    """What the visited set and the parent links hold per stored state (packed states, the index, the
+    discovery list and the parent and action columns)."""
+    if not states:
+        return None
+    total = (sys.getsizeof(index) + sys.getsizeof(states) + len(states) * sys.getsizeof(states[0])
+             + len(parent) * parent.itemsize + len(via) * via.itemsize)
+    return round(total / len(states), 1)
+
+
+def state_codec(ir: IR) -> tuple[Callable[..., bytes], Callable[[bytes], tuple[int, ...]]]:
+    """``(pack, unpack)``: a state tuple to compact bytes and back, in the narrowest fixed width that holds
+    every position's declared interval."""
+    lo = min((lf.elem.lo for lf in ir.leaves), default=0)
+    hi = max((lf.elem.hi for lf in ir.leaves), default=0)
+    code = next(c for c, bits in (("b", 8), ("h", 16), ("i", 32), ("q", 64))
+                if -(1 << (bits - 1)) <= lo and hi < (1 << (bits - 1)))
+    fmt = struct.Struct(f"<{ir.width}{code}")
+    return fmt.pack, fmt.unpack
 
 
 def _levels(level_starts: list[int], n: int) -> int:

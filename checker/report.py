@@ -216,6 +216,9 @@ def summary_table(result: CheckResult, source: str = "") -> Table:
         ("depth", Text(f"{result.depth} levels")),
         ("time", Text(f"{result.seconds:.2f} s, {rate}")),
     ]
+    if result.extra.get("bytes_per_state"):
+        rows.append(("memory", Text(f"{result.extra['bytes_per_state']:,.0f} bytes per state (visited set and "
+                                    "parent links)")))
     sym = result.extra.get("symmetry")
     if sym:
         rows.insert(3, ("symmetry", Text(f"{', '.join(sym['domains'])} ({sym['renamings']:,} renamings)")))

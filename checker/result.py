@@ -148,6 +148,7 @@ class CheckResult:
             "total_states": self.total_states,
             "depth": self.depth,
             "seconds": round(self.seconds, 3),
+            "bytes_per_state": self.extra.get("bytes_per_state"),
             "coverage": {c.name: {"component": c.component, "kind": c.kind, "fired": c.fired,
                                   "new_states": c.new_states} for c in self.coverage},
             "properties": {n: p.to_json() for n, p in self.properties.items()},

@@ -148,6 +148,7 @@ def test_check_json_anchor_is_the_whole_result(capsys: pytest.CaptureFixture[str
         "distinct_states": 27153,
         "total_states": 113868,
         "depth": 27,
+        "bytes_per_state": 117.3,     # packed states, the visited dict, parent links (CPython 3.11)
         "coverage": ANCHOR_COVERAGE,
         "properties": {
             "node_consistency": {"verdict": "holds", "counterexample": None},
@@ -256,7 +257,7 @@ def test_user_spec_file_is_checked_like_a_shipped_model(capsys: pytest.CaptureFi
     assert code == 0
     assert data == {
         "model": "counter", "config": {"limit": 3}, "engine": "explicit", "symmetry": None, "stopped_by": "complete",
-        "distinct_states": 4, "total_states": 5, "depth": 4,
+        "distinct_states": 4, "total_states": 5, "depth": 4, "bytes_per_state": 128.0,
         "coverage": {"worker_increment": {"component": "counter", "kind": "system", "fired": 3, "new_states": 3},
                      "worker_reset": {"component": "counter", "kind": "system", "fired": 1, "new_states": 0}},
         "properties": {"bounded": {"verdict": "holds", "counterexample": None},
@@ -281,6 +282,7 @@ engine   explicit
 stopped  complete: every reachable state was explored
 states   4 distinct, 5 total
 depth    4 levels
+memory   128 bytes per state (visited set and parent links)
 
 Coverage
 action             kind     fired   new states
@@ -461,6 +463,7 @@ engine   explicit
 stopped  complete: every reachable state was explored
 states   27,153 distinct, 113,868 total
 depth    27 levels
+memory   117 bytes per state (visited set and parent links)
 
 Coverage
 action                  kind           fired   new states
