@@ -20,7 +20,8 @@ from .result import DEADLOCK, CheckResult
 
 __all__ = ["Checker", "ENGINES"]
 
-ENGINES = ("explicit",)
+ENGINES = ("auto", "explicit", "vector")
+"""``auto`` (the default) uses the vectorized engine where it compiles the model, else the explicit one."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Checker:
     """A builder of checks for one model instance. Start with ``model.checker()``."""
 
     model: Any
-    engine_name: str = "explicit"
+    engine_name: str = "auto"
     options: Options = Options()
     progress_fn: ProgressFn | None = None
 
@@ -36,7 +37,8 @@ class Checker:
         return dataclasses.replace(self, options=dataclasses.replace(self.options, **kw))
 
     def engine(self, name: str) -> "Checker":
-        """Pick the engine: ``"explicit"`` (the reference BFS)."""
+        """Pick the engine: ``"auto"`` (the default: the vectorized engine where it compiles the model, else
+        the explicit one, with a warning), ``"explicit"`` (the reference BFS) or ``"vector"`` (numpy)."""
         if name not in ENGINES:
             raise ConfigError(f"unknown engine {name!r}; available: {', '.join(ENGINES)}.")
         return dataclasses.replace(self, engine_name=name)
@@ -87,7 +89,20 @@ class Checker:
 
     def run(self) -> CheckResult:
         """Explore and return what was found."""
-        return explore(self.model.ir, self.options, self.progress_fn)
+        ir = self.model.ir
+        if self.engine_name == "explicit":
+            return explore(ir, self.options, self.progress_fn)
+        from .vector import VectorUnsupported
+        from .vector import explore as explore_vectorized
+        try:
+            return explore_vectorized(ir, self.options, self.progress_fn)
+        except VectorUnsupported as err:
+            if self.engine_name == "vector":
+                raise
+            result = explore(ir, self.options, self.progress_fn)
+            result.warnings.insert(0, f"the vectorized engine does not compile this model ({err}); the explicit "
+                                      "engine explored it instead.")
+            return result
 
 
 def _positive(name: str, v: Any) -> Any:

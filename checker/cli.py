@@ -86,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", nargs="?", default=DEFAULT_MODEL, metavar="MODEL",
                    help=f"a shipped model's name or path/to/file.py:ClassName (default: {DEFAULT_MODEL})")
     _config_arg(p)
-    p.add_argument("--engine", choices=ENGINES, default=ENGINES[0], help=f"the engine (default: {ENGINES[0]})")
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="auto (the default): the vectorized engine where it compiles the model, else explicit; "
+                        "explicit: the reference BFS; vector: the numpy BFS")
     p.add_argument("--max-states", type=_positive(int), metavar="N", help="stop after N distinct states")
     p.add_argument("--max-depth", type=_positive(int), metavar="N",
                    help="explore at most N BFS levels (the initial states are the first)")

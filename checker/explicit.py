@@ -28,7 +28,7 @@ from .ir import IR, Property
 from .result import DEADLOCK, ActionCoverage, CheckResult, PropertyResult, Step, Trace
 from .symmetry import Symmetry
 
-__all__ = ["Options", "Progress", "explore", "TEMPORAL_KINDS"]
+__all__ = ["Options", "Progress", "PropertyPlan", "explore", "TEMPORAL_KINDS"]
 
 TEMPORAL_KINDS = ("eventually", "eventually_always", "always_eventually", "leads_to")
 
@@ -66,6 +66,52 @@ class _Stop(Exception):
         self.reason = reason
 
 
+@dataclass
+class PropertyPlan:
+    """What a run checks, by kind, and the open verdicts it starts from (shared by every BFS engine)."""
+
+    invariants: list[Property]
+    goals: list[Property]
+    steps: list[Property]
+    check_deadlock: bool
+    results: dict[str, PropertyResult]
+    warnings: list[str]
+
+    @classmethod
+    def of(cls, ir: IR, options: Options) -> "PropertyPlan":
+        props = selected_properties(ir, options.properties)
+        check_deadlock = ir.check_deadlock if options.check_deadlock is None else options.check_deadlock
+        if options.properties is not None and DEADLOCK not in options.properties:
+            check_deadlock = False
+        results = {p.name: PropertyResult(p.name, p.kind, "unknown") for p in props}
+        if check_deadlock:
+            results[DEADLOCK] = PropertyResult(DEADLOCK, "deadlock", "unknown")
+        warnings = []
+        for p in props:
+            if p.kind in TEMPORAL_KINDS:
+                results[p.name].verdict = "not_checked"
+                warnings.append(f"property `{p.name}` ({p.kind}) is temporal; the state-space engines check "
+                                "safety properties only, so it was not checked.")
+        return cls([p for p in props if p.kind == "always"], [p for p in props if p.kind == "sometimes"],
+                   [p for p in props if p.kind == "step"], check_deadlock, results, warnings)
+
+    def close(self, complete: bool, coverage: list[ActionCoverage]) -> None:
+        """Decide what is still open once a run ends: only a complete run passes anything (and fails a goal it
+        never reached), and it warns of actions that never fired."""
+        if not complete:
+            return
+        for r in self.results.values():
+            if r.verdict == "unknown":
+                r.verdict = "holds"
+                if r.kind == "sometimes":
+                    r.verdict = "violated"
+                    r.note = "no reachable state satisfies it"
+        for c in coverage:
+            if c.fired == 0:
+                self.warnings.append(f"action `{c.name}` never fired: its guard is false in every reachable state "
+                                     "(usually a spec bug).")
+
+
 def selected_properties(ir: IR, names: Sequence[str] | None) -> list[Property]:
     if names is None:
         return list(ir.properties)
@@ -93,25 +139,9 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
     failing_invariants = getattr(successors, "failing_invariants", None)
     reached_goals = getattr(successors, "reached_goals", None)
     step_checks = getattr(successors, "step_checks", None)
-    props = selected_properties(ir, options.properties)
-    invariants = [p for p in props if p.kind == "always"]
-    goals = [p for p in props if p.kind == "sometimes"]
-    steps = [p for p in props if p.kind == "step"]
-    temporal = [p for p in props if p.kind in TEMPORAL_KINDS]
-    check_deadlock = ir.check_deadlock if options.check_deadlock is None else options.check_deadlock
-    if options.properties is not None and DEADLOCK not in options.properties:
-        check_deadlock = False
-
-    results: dict[str, PropertyResult] = {}
-    for p in props:
-        results[p.name] = PropertyResult(p.name, p.kind, "unknown")
-    if check_deadlock:
-        results[DEADLOCK] = PropertyResult(DEADLOCK, "deadlock", "unknown")
-    warnings: list[str] = []
-    for p in temporal:
-        results[p.name].verdict = "not_checked"
-        warnings.append(f"property `{p.name}` ({p.kind}) is temporal; the explicit engine checks safety "
-                        "properties only, so it was not checked.")
+    plan = PropertyPlan.of(ir, options)
+    invariants, goals, steps = plan.invariants, plan.goals, plan.steps
+    check_deadlock, results, warnings = plan.check_deadlock, plan.results, plan.warnings
 
     coverage = [ActionCoverage(a.name, a.component, a.kind) for a in ir.actions]
     inst_component = [ir.actions[ai].component for ai, _ in instances]
@@ -293,20 +323,7 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
 
     # Levels: the initial states are level 0; depth counts the levels explored.
     depth = _levels(level_starts, len(states))
-    complete = stopped == "complete"
-    for name, r in results.items():
-        if r.verdict != "unknown":
-            continue
-        if complete:
-            r.verdict = "holds"
-            if r.kind == "sometimes":
-                r.verdict = "violated"
-                r.note = "no reachable state satisfies it"
-    if complete:
-        for c in coverage:
-            if c.fired == 0:
-                warnings.append(f"action `{c.name}` never fired: its guard is false in every reachable state "
-                                "(usually a spec bug).")
+    plan.close(stopped == "complete", coverage)
     extra: dict[str, Any] = {"processed": i, "bytes_per_state": _bytes_per_state(states, index, parent, via)}
     if symmetry is not None:
         extra["symmetry"] = {"domains": list(symmetry.domains), "renamings": symmetry.size}

@@ -142,13 +142,13 @@ def test_check_json_anchor_is_the_whole_result(capsys: pytest.CaptureFixture[str
     assert data == {
         "model": "replicaset-anchor",
         "config": {"pods": 3, "nodes": 2, "max_failures": 1, "replicas": 2},
-        "engine": "explicit",
+        "engine": "vector",       # --engine auto, the default, picks the vectorized engine
         "symmetry": None,
         "stopped_by": "complete",
         "distinct_states": 27153,
         "total_states": 113868,
         "depth": 27,
-        "bytes_per_state": 117.3,     # packed states, the visited dict, parent links (CPython 3.11)
+        "bytes_per_state": 56.6,      # the vectorized engine's states, parent links and fingerprint table
         "coverage": ANCHOR_COVERAGE,
         "properties": {
             "node_consistency": {"verdict": "holds", "counterexample": None},
@@ -256,8 +256,8 @@ def test_user_spec_file_is_checked_like_a_shipped_model(capsys: pytest.CaptureFi
     code, data = run_json(capsys, "check", "counter.py:Counter")
     assert code == 0
     assert data == {
-        "model": "counter", "config": {"limit": 3}, "engine": "explicit", "symmetry": None, "stopped_by": "complete",
-        "distinct_states": 4, "total_states": 5, "depth": 4, "bytes_per_state": 128.0,
+        "model": "counter", "config": {"limit": 3}, "engine": "vector", "symmetry": None, "stopped_by": "complete",
+        "distinct_states": 4, "total_states": 5, "depth": 4, "bytes_per_state": 262151.0,  # a table's fixed size over 4 states
         "coverage": {"worker_increment": {"component": "counter", "kind": "system", "fired": 3, "new_states": 3},
                      "worker_reset": {"component": "counter", "kind": "system", "fired": 1, "new_states": 0}},
         "properties": {"bounded": {"verdict": "holds", "counterexample": None},
@@ -278,11 +278,11 @@ def test_user_spec_report_names_its_file(capsys: pytest.CaptureFixture[str], tmp
     assert without_time(out) == """\
 model    counter (counter.py:Counter)
 config   limit=3
-engine   explicit
+engine   vector
 stopped  complete: every reachable state was explored
 states   4 distinct, 5 total
 depth    4 levels
-memory   128 bytes per state (visited set and parent links)
+memory   262,151 bytes per state (visited set and parent links)
 
 Coverage
 action             kind     fired   new states
@@ -459,11 +459,11 @@ def test_anchor_report_is_exact(capsys: pytest.CaptureFixture[str]) -> None:
     assert without_time(out) == f"""\
 model    replicaset-anchor
 config   pods=3 nodes=2 max_failures=1 replicas=2
-engine   explicit
+engine   vector
 stopped  complete: every reachable state was explored
 states   27,153 distinct, 113,868 total
 depth    27 levels
-memory   117 bytes per state (visited set and parent links)
+memory   57 bytes per state (visited set and parent links)
 
 Coverage
 action                  kind           fired   new states
@@ -688,3 +688,33 @@ def test_a_project_spec_file_with_relative_imports_is_checked_by_path(capsys: py
     by_path = run_json(capsys, "check", f"{rs.__file__}:ReplicaSetModel")
     by_name = run_json(capsys, "check", "replicaset")
     assert by_path == by_name and by_path[1]["model"] == "replicaset"
+
+
+# ---- engine choice ---------------------------------------------------------------------------
+
+def test_both_engines_give_the_same_result_and_say_which_ran(capsys: pytest.CaptureFixture[str]) -> None:
+    results = {}
+    for engine in ("explicit", "vector", "auto"):
+        code, data = run_json(capsys, "check", "--engine", engine)
+        assert code == 1
+        results[engine] = (data.pop("engine"), data.pop("bytes_per_state"), data)
+    assert [results[e][0] for e in ("explicit", "vector", "auto")] == ["explicit", "vector", "vector"]
+    assert results["explicit"][2] == results["vector"][2] == results["auto"][2]
+
+
+def test_auto_falls_back_to_the_explicit_engine_where_the_vectorized_one_does_not_compile(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import kubecheck.vector as vector
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise vector.VectorUnsupported("action `scheduler_bind_pod` uses a construct it cannot compile")
+
+    monkeypatch.setattr(vector, "explore", refuse)
+    code, data = run_json(capsys, "check", "two-phase-commit")
+    assert (code, data["engine"]) == (0, "explicit")
+    assert data["warnings"][0] == (
+        "the vectorized engine does not compile this model (action `scheduler_bind_pod` uses a construct it cannot "
+        "compile); the explicit engine explored it instead.")
+    code, out, err = run(capsys, "check", "two-phase-commit", "--engine", "vector")
+    assert (code, out) == (2, "")
+    assert "action `scheduler_bind_pod` uses a construct it cannot compile" in err

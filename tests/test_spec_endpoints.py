@@ -54,7 +54,7 @@ def test_every_action_fires():
     r = explore(EndpointsModel().ir)
     assert [c.name for c in r.coverage if c.fired == 0] == []
     assert r.warnings == [
-        "property `endpoints_and_routes_converge` (eventually_always) is temporal; the explicit engine checks "
+        "property `endpoints_and_routes_converge` (eventually_always) is temporal; the state-space engines check "
         "safety properties only, so it was not checked."]
 
 

@@ -55,8 +55,8 @@ def test_default_configuration():
         ("clock_expire_lease", 15_936, 9_480),
         ("fault_lose_renewal", 7_968, 6_344),
     ]
-    assert s["warnings"] == ["property `leader_converges` (eventually_always) is temporal; the explicit engine "
-                             "checks safety properties only, so it was not checked."]
+    assert s["warnings"] == ["property `leader_converges` (eventually_always) is temporal; the state-space engines "
+                             "check safety properties only, so it was not checked."]
     assert s["exit_code"] == 3   # a property left unchecked is not a pass
 
 

@@ -34,9 +34,9 @@ def test_every_action_fires():
     r = explore(NamespaceModel().ir)
     assert [c.name for c in r.coverage if c.fired == 0] == []
     assert r.warnings == [
-        "property `active_namespaces_get_account_and_token` (eventually_always) is temporal; the explicit engine "
-        "checks safety properties only, so it was not checked.",
-        "property `terminating_namespaces_are_removed` (eventually_always) is temporal; the explicit engine checks "
+        "property `active_namespaces_get_account_and_token` (eventually_always) is temporal; the state-space engines "
+        "check safety properties only, so it was not checked.",
+        "property `terminating_namespaces_are_removed` (eventually_always) is temporal; the state-space engines check "
         "safety properties only, so it was not checked."]
 
 

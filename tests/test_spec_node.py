@@ -33,7 +33,7 @@ SCHEDULING_SAFETY = ("scheduler_respects_resources", "scheduler_respects_taints"
 ALL_HOLD = dict.fromkeys(SCHEDULING_SAFETY + NODE_SAFETY + ("node_recovers", "partitioned_node_runs_evicted_pod"),
                          "holds")
 VERDICTS = dict(ALL_HOLD, node_health_converges="not_checked")
-TEMPORAL = ("property `node_health_converges` (eventually_always) is temporal; the explicit engine checks safety "
+TEMPORAL = ("property `node_health_converges` (eventually_always) is temporal; the state-space engines check safety "
             "properties only, so it was not checked.")
 
 
