@@ -189,7 +189,7 @@ class _Search:
             return self.store.trace(g, list(extra), name, self.instances, self.ev)
         return self.store.trace(g, list(extra), name, self.instances, self.ev,
                                 finish=lambda tr: sym.concretize(tr, self.ir, self.ev.successor),
-                                same=lambda a, b: sym.canonical(a) == sym.canonical(b))
+                                canonical=sym.canonical)
 
     def violated(self, name: str, trace: Callable[[], Trace]) -> str | None:
         r = self.results[name]
@@ -396,6 +396,7 @@ class _Search:
                 self._tick()
             if not self._close_level():
                 return
+            self.store.forget(level)     # expanded: its states are only needed for traces, which replay
             level += 1
 
     def _close_level(self) -> bool:

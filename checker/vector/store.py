@@ -29,7 +29,8 @@ class StateStore:
         self.width = ir.width
         self.dtype = dtype
         self.inst_dtype = inst_dtype
-        self.states: list[np.ndarray] = []      # per level: (width, n)
+        self.states: list[np.ndarray | None] = []  # per level: (width, n); None once expanded and forgotten
+        self.sizes: list[int] = []              # per level: how many states it holds
         self.parents: list[np.ndarray] = []     # per level: int32 index into the previous level (-1: initial)
         self.via: list[np.ndarray] = []         # per level: instance id (-1: initial)
         self.starts: list[int] = [0]            # global index of each level's first state, then the total
@@ -40,38 +41,48 @@ class StateStore:
     @property
     def depth(self) -> int:
         """The number of non-empty levels."""
-        return sum(1 for s in self.states if s.shape[1])
+        return sum(1 for n in self.sizes if n)
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for lv in (self.states, self.parents, self.via) for a in lv)
+        return sum(a.nbytes for lv in (self.states, self.parents, self.via) for a in lv if a is not None)
+
+    def forget(self, level: int) -> None:
+        """Drop an expanded level's states (never the initial ones): a trace through it is rebuilt by replaying
+        the parent links' actions from an initial state, so only parents and actions stay."""
+        if level > 0:
+            self.states[level] = None
 
     def add_level(self, states: np.ndarray, parents: np.ndarray, via: np.ndarray) -> None:
         self.states.append(states)
+        self.sizes.append(states.shape[1])
         self.parents.append(parents.astype(np.int32, copy=False))
         self.via.append(via.astype(self.inst_dtype, copy=False))
         self.starts.append(self.starts[-1] + states.shape[1])
 
     def locate(self, g: int) -> tuple[int, int]:
         """(level, index in the level) of the state with global index ``g``."""
-        for lv in range(len(self.states)):
+        for lv in range(len(self.starts) - 1):
             if g < self.starts[lv + 1]:
                 return lv, g - self.starts[lv]
         raise IndexError(g)
 
-    def state(self, g: int) -> tuple[int, ...]:
+    def state(self, g: int) -> tuple[int, ...] | None:
+        """A stored state, or None where its level has been forgotten."""
         lv, j = self.locate(g)
-        return tuple(int(x) for x in self.states[lv][:, j])
+        X = self.states[lv]
+        return None if X is None else tuple(int(x) for x in X[:, j])
 
     def level_of(self, g: int) -> int:
         return self.locate(g)[0]
 
-    def path(self, g: int) -> list[tuple[int, tuple[int, ...]]]:
-        """(instance, state) from an initial state (instance -1) to ``g``."""
+    def path(self, g: int) -> list[tuple[int, tuple[int, ...] | None]]:
+        """(instance, state or None where forgotten) from an initial state (instance -1) to ``g``."""
         lv, j = self.locate(g)
-        out = []
+        out: list[tuple[int, tuple[int, ...] | None]] = []
         while True:
-            out.append((int(self.via[lv][j]), tuple(int(x) for x in self.states[lv][:, j])))
+            X = self.states[lv]
+            out.append((int(self.via[lv][j]), None if X is None else tuple(int(x) for x in X[:, j])))
             if lv == 0:
                 break
             j = int(self.parents[lv][j])
@@ -82,11 +93,12 @@ class StateStore:
     def trace(self, g: int | None, extra: list[tuple[int, tuple[int, ...]]], name: str | None,
               instances: list[tuple[int, tuple[int, ...]]], ev: Evaluator,
               finish: Callable[[Trace], Trace] | None = None,
-              same: Callable[[tuple[int, ...], tuple[int, ...]], bool] | None = None) -> Trace:
+              canonical: Callable[[tuple[int, ...]], tuple[int, ...]] | None = None) -> Trace:
         """The trace to stored state ``g`` and then through ``extra`` steps (instance, state), replayed.
 
-        Every step is replayed with the reference evaluator and must reproduce the recorded state
-        (``same`` compares them, for symmetry reduction where states are orbit representatives).
+        Every step is replayed with the reference evaluator; where the state is still stored it must be
+        reproduced (up to ``canonical``, for symmetry reduction where states are orbit representatives), and where
+        its level was forgotten the replayed state (its representative) takes its place.
         ``finish`` post-processes the trace (renaming representatives back into a real behaviour).
         """
         path = (self.path(g) if g is not None else []) + list(extra)
@@ -100,7 +112,10 @@ class StateStore:
                 a = self.ir.actions[ai]
                 assert cur is not None
                 nxt = ev.successor(a, cur, vals)
-                if nxt is None or not (same(nxt, st) if same is not None else nxt == st):
+                rep = canonical if canonical is not None else (lambda x: x)
+                if nxt is not None and st is None:
+                    st = rep(nxt)
+                if nxt is None or rep(nxt) != rep(st):
                     raise AssertionError(f"vector engine: replaying {ev.label(a, vals)} does not reproduce the "
                                          "stored state; this is a bug in kubecheck, please report it.")
                 steps.append(Step(a.name, tuple(zip(a.param_names(), vals)), st))
