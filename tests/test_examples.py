@@ -55,6 +55,15 @@ def counts(s: dict[str, Any]) -> tuple[str, int, int, int]:
     return s["stopped_by"], s["distinct_states"], s["total_states"], s["depth"]
 
 
+def shortest_counterexample(model: Any, prop: str) -> list[str]:
+    """The steps of the shortest run that violates ``prop`` (which must be violated)."""
+    found = model.checker().properties(prop).first().run().properties[prop]
+    assert found.verdict == "violated"
+    labels = found.counterexample.labels(model.ir)
+    assert found.counterexample.length == len(labels)
+    return labels
+
+
 # ---- mutex ----------------------------------------------------------------------------------
 
 def peterson_by_hand() -> tuple[int, int, int, bool]:

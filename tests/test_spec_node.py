@@ -18,7 +18,7 @@ from kubecheck.spec.controllers.node import EVICTABLE, NodeLeaseAge, NodeVerb
 from kubecheck.spec.node_model import NodeLifecycleModel
 from kubecheck.spec.objects import PodPhase, Verb
 from kubecheck.spec.scheduler import Unschedulable
-from test_examples import counts, run_both, summary
+from test_examples import counts, run_both, shortest_counterexample, summary
 from test_spec_scheduler import bind_ignoring, never_fired
 
 Nodes, Pods = NodeLifecycleModel.Nodes, NodeLifecycleModel.Pods
@@ -186,15 +186,6 @@ VARIANTS = [
     # The pod's object is gone while its containers run on the partitioned node.
     (ApiServerForceDeletesEvictedPods, {}, "pods_run_where_bound", EVICTED_WHILE_PARTITIONED),
 ]
-
-
-def shortest_counterexample(model, prop):
-    """The steps of the shortest run that violates ``prop`` (which must be violated)."""
-    found = model.checker().properties(prop).first().run().properties[prop]
-    assert found.verdict == "violated"
-    labels = found.counterexample.labels(model.ir)
-    assert found.counterexample.length == len(labels)
-    return labels
 
 
 @pytest.mark.parametrize("variant, config, prop, trace", VARIANTS)
