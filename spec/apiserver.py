@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubecheck import NONE, Array, Var, action, all_of, require, step_invariant, unchanged, when
+from kubecheck import NONE, Array, Option, Var, action, all_of, require, step_invariant, unchanged, when
 
 from .etcd import ETCD_VARIABLES, Etcd
 from .objects import NO_REQUEST, Client, ClusterObjects, PodPhase, Response, Verb, pod_request
@@ -116,10 +116,17 @@ class PodBindApi(ApiServerCore):
         s.etcd_pod_node[req.pod] = when(ok, req.node, s.etcd_pod_node[req.pod])
         return when(ok, Response.OK, Response.CONFLICT)
 
+    binding_refused = Var(Option(Pods), init=NONE)   # the pod whose Binding was refused (409), until its sender reads it
+
     @action(client=Client)
     def apiserver_bind_pod(self, s, client):
-        """The API server handles a binding (from the scheduler)."""
-        self._serve_client(s, client, Verb.BIND_POD, self._bind_pod)
+        """The API server handles a binding (from the scheduler, the one client that binds); only a refusal is
+        answered, since an accepted binding leaves its sender nothing to do."""
+        req = s.requests[client]
+        require(req.verb == Verb.BIND_POD)
+        accepted = self._bind_pod(s, req) == Response.OK
+        s.binding_refused = when(accepted, NONE, req.pod)
+        s.requests[client] = NO_REQUEST
 
 
 class PodStatusApi(ApiServerCore):

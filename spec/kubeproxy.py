@@ -9,22 +9,26 @@ random. It programs only what it has received: an endpoint that has stopped stay
 rules until the endpoints object changes, kube-proxy receives the change and its next
 sync runs. A connection sent meanwhile to a pod that is gone is refused or times out.
 
-The model keeps, per node, kube-proxy's copy of the Endpoints object
-(``proxy_cache_endpoints``), fed by a delivery action that brings it up to the stored
-value, and the backends its rules send the Service's traffic to (``proxy_routes``),
-rewritten from that copy by a sync. Which backend a connection takes is left
-nondeterministic, so every choice is explored. A model may explore the kube-proxy of only
-the first ``kube_proxies`` nodes: one node's kube-proxy reads only the stored endpoints and
-writes only its own copy and rules, so for properties about one node's rules at a time
-the other nodes' kube-proxies only add independent interleavings.
+The model keeps, per node, the backends its rules send the Service's traffic to
+(``proxy_routes``). A sync rewrites them from the Endpoints object as the node's watch
+delivered it, which is the stored object at the moment of delivery. Which backend a
+connection takes is left nondeterministic, so every choice is explored. A model may
+explore the kube-proxy of only the first ``kube_proxies`` nodes: one node's kube-proxy
+reads only the stored endpoints and writes only its own rules, so for properties about one
+node's rules at a time the other nodes' kube-proxies only add independent interleavings.
 
 Left out, and why that is sound:
 
 - kube-proxy's Service cache. The one Service is never deleted or changed, and its
   endpoints are non-empty only after it exists, so rules for no Service and rules with no
   backends route the same traffic: none.
-- The change tracker between the event handlers and the sync, and the rate limiter.
-  The copy of the endpoints already lags arbitrarily; a sync may happen at any time.
+- kube-proxy's copy of the endpoints between the watch and the sync (the change tracker),
+  and the rate limiter: the delivery and the sync that reads it are one step here. The
+  copy is read by nothing but the sync, so a sync that comes later than its delivery
+  reaches the rules only later, which a delivery taken later also does: the rules may
+  still hold any earlier stored value, in the order the store had them. An earlier
+  version kept the copy: the same verdicts, more states, and every pinned trace through
+  kube-proxy one step longer.
 - Conntrack entries of established connections, session affinity, topology-aware
   routing and the traffic policies. They choose among the programmed backends, or keep
   a connection on one, and never add a backend the rules do not hold.
@@ -43,14 +47,13 @@ Nodes, Pods = ClusterObjects.Nodes, ClusterObjects.Pods
 
 
 class KubeProxy(EndpointsStore):
-    """On each node, kube-proxy's copy of the endpoints and the rules it programmed from it."""
+    """On each node, the rules kube-proxy programmed from the Endpoints its watch delivered."""
 
     component = "kube_proxy"
-    owns = ("proxy_cache_endpoints", "proxy_routes")
+    owns = ("proxy_routes",)
 
     kube_proxies = Constant(2, "nodes whose kube-proxy is explored (the first ones)", min=0)
 
-    proxy_cache_endpoints = Var(Array(Nodes, Set(Pods)), init=False)   # each node's kube-proxy's copy of the Endpoints
     proxy_routes = Var(Array(Nodes, Set(Pods)), init=False)            # the backends each node's rules send traffic to
 
     def validate_config(self) -> None:
@@ -64,20 +67,9 @@ class KubeProxy(EndpointsStore):
         """The node's kube-proxy is explored (one of the first ``kube_proxies`` nodes)."""
         return node.isin(*range(self.kube_proxies))
 
-    def routes_current(self, s, node):
-        """The node's rules hold exactly the backends of its kube-proxy's copy."""
-        return ~any_of(self.Pods, lambda p: s.proxy_routes[node][p] != s.proxy_cache_endpoints[node][p])
-
-    @action(node=Nodes, fairness="weak")
-    def kube_proxy_receive_endpoints(self, s, node):
-        """A watch event brings a node's kube-proxy's copy of the Endpoints up to date."""
-        require(self.runs_kube_proxy(node))
-        require(any_of(self.Pods, lambda p: s.proxy_cache_endpoints[node][p] != s.etcd_endpoints[p]))
-        s.proxy_cache_endpoints[node] = s.etcd_endpoints
-
     @action(node=Nodes, fairness="weak")
     def kube_proxy_sync_rules(self, s, node):
-        """A node's kube-proxy rewrites its rules from its copy of the Endpoints."""
+        """A node's kube-proxy receives the Endpoints from its watch and rewrites its rules from them."""
         require(self.runs_kube_proxy(node))
-        require(~self.routes_current(s, node))
-        s.proxy_routes[node] = s.proxy_cache_endpoints[node]
+        require(any_of(self.Pods, lambda p: s.proxy_routes[node][p] != s.etcd_endpoints[p]))
+        s.proxy_routes[node] = s.etcd_endpoints

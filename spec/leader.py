@@ -53,11 +53,16 @@ controller manager's leader-election client uses an HTTP timeout of RenewDeadlin
 counted from a send that came before the write. Without that timeout, a late answer
 makes a second leader (kubernetes/kubernetes#44887).
 
-**Optimistic concurrency.** A request does not carry a resourceVersion number. It keeps
-one fact: whether the version it read is still the stored one (``CURRENT``) or the Lease
-has been written since (``STALE``). The API server marks every other pending update of a
-Lease STALE when it writes that Lease. Versions only grow, so this is exactly the
-resourceVersion check, with no counter to bound. Comparing the holder alone, as
+**Optimistic concurrency.** A request does not carry a resourceVersion number. An update
+in flight was read from the stored version, and once the Lease is written, every other
+update in flight carries an old version, which the API server refuses with 409 whenever
+it comes to it. Versions only grow, so that refusal is certain, and the model gives it in
+the step of the write: the other updates are dropped, as their senders drop them on a
+409. The refusal and its reading change nothing but the sender's own update and answer,
+and the sender can do nothing with the Lease before it has read it, so answering at once
+leaves out only states that differ in a 409 not yet read (a left mover, in the sense of
+Lipton's reduction). This is exactly the resourceVersion check, with no counter to
+bound. Comparing the holder alone, as
 ``etcd.py`` compares pod content, would be too coarse here. A renewal leaves the holder
 unchanged, so a take-over prepared before a late renewal landed would still succeed, and
 two replicas would lead. That is an ABA case that real resourceVersions forbid.
@@ -109,11 +114,10 @@ class LeaseAge(IntEnum):
 
 
 class LeaseUpdate(IntEnum):
-    """A replica's Lease update in flight, and whether the version it read is still the stored one."""
+    """A replica's Lease update in flight (read from the version stored now: a write refuses every other one)."""
 
     NONE = 0      # nothing in flight
-    CURRENT = 1   # in flight; nobody has written the Lease since the replica read it
-    STALE = 2     # in flight; the Lease has been written since, so the update gets 409
+    CURRENT = 1   # in flight; nobody has written the Lease since the replica read it (a write refuses the others)
 
 
 class LeaseStore(Etcd):
@@ -150,25 +154,22 @@ class LeaseApi(LeaseStore, ApiServerCore):
     lease_responses = Var(Array(Role, Array(Replicas, Response)), init=Response.NONE)      # the answer to its last one
 
     def write_lease(self, s, role, replica):
-        """Store ``replica`` as holder with a new renewTime, answer OK, and make every other update stale."""
+        """Store ``replica`` as holder with a new renewTime, answer OK, and refuse every other update in flight (409:
+        its version is now old); their senders drop them on reading the 409, which the model makes part of this step."""
         s.etcd_lease_holder[role] = replica
         s.lease_age[role] = LeaseAge.FRESH
         s.lease_responses[role][replica] = Response.OK
-        s.lease_updates[role].set_all(lambda r: when((r == replica) | (s.lease_updates[role][r] == LeaseUpdate.NONE),
-                                                     LeaseUpdate.NONE, LeaseUpdate.STALE))
+        self.settle_other_updates(s, role, replica)
+
+    def settle_other_updates(self, s, role, replica):
+        """Every update in flight but ``replica``'s is refused and dropped (its own is consumed by the write)."""
+        s.lease_updates[role].set_all(lambda r: LeaseUpdate.NONE)
 
     @action(role=Role, replica=Replicas, fairness="weak")
     def apiserver_update_lease(self, s, role, replica):
-        """The API server stores an update based on the current Lease; every other one in flight becomes stale."""
+        """The API server stores an update based on the current Lease, and refuses every other one in flight (409)."""
         require(s.lease_updates[role][replica] == LeaseUpdate.CURRENT)
         self.write_lease(s, role, replica)
-
-    @action(role=Role, replica=Replicas, fairness="weak")
-    def apiserver_reject_lease_update(self, s, role, replica):
-        """The API server refuses an update based on a Lease that has changed since (409 Conflict)."""
-        require(s.lease_updates[role][replica] == LeaseUpdate.STALE)
-        s.lease_updates[role][replica] = LeaseUpdate.NONE
-        s.lease_responses[role][replica] = Response.CONFLICT
 
 
 class LeaderElection(LeaseApi):
@@ -203,12 +204,6 @@ class LeaderElection(LeaseApi):
         """On OK the replica leads: it has taken the Lease, or renewed the one it holds."""
         require(s.lease_responses[role][replica] == Response.OK)
         s.leading[role][replica] = True
-        s.lease_responses[role][replica] = Response.NONE
-
-    @action(role=Role, replica=Replicas, fairness="weak")
-    def elector_handle_conflict(self, s, role, replica):
-        """On 409 the replica drops its update; it reads the Lease again on its next try."""
-        require(s.lease_responses[role][replica] == Response.CONFLICT)
         s.lease_responses[role][replica] = Response.NONE
 
     @action(role=Role, replica=Replicas, fairness="weak")

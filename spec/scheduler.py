@@ -15,8 +15,13 @@ binding fails, which puts the pod back in the queue. A pod that fits no node sta
 pending, and the scheduler reports why ("0/2 nodes are available: 1 Insufficient cpu,
 1 node(s) had untolerated taint").
 
-The model keeps the scheduler's assume cache, the one binding it has in flight, and,
-for each pod it could not place, the reason. What a pod asks of a node and what a node
+The model keeps the scheduler's assume cache and, for each pod it could not place, the
+reason. As in kube-scheduler's cache, an assumed pod is confirmed in the step its
+informer delivers the pod bound (or gone): the event handler that adds the pod to the
+cache is what ends the assumption. A binding is sent through the one request slot; the
+API server's answer is kept only when it refuses the binding, and the scheduler then
+forgets the assumed pod (``scheduler_forget_pod``). An accepted binding needs no
+answer: the real binding cycle only finishes, and the informer confirms the pod. What a pod asks of a node and what a node
 offers are constants of the configuration (``Placement``): a CPU request per pod, a CPU
 allocatable per node, a NoSchedule taint on the first nodes and a toleration on the
 first pod slots, a required node affinity to the first nodes, and a required pod
@@ -126,10 +131,9 @@ class Scheduler(PodInformer, PodBindApi, Placement):
     """Binds pending pods to nodes that fit, through an assume cache; records why a pod fits nowhere."""
 
     component = "scheduler"
-    owns = ("scheduler_assumed", "scheduler_binding", "scheduler_unschedulable", "requests", "responses")
+    owns = ("scheduler_assumed", "scheduler_unschedulable", "requests", "binding_refused")
 
     scheduler_assumed = Var(Array(Pods, Option(Nodes)), init=NONE)    # the node each pod is assumed on
-    scheduler_binding = Var(Option(Pods), init=NONE)                  # the pod whose binding awaits its answer
     scheduler_unschedulable = Var(Array(Pods, Unschedulable), init=Unschedulable.NONE)  # why each pod was left pending
 
     # ---- what the scheduler sees ----
@@ -143,6 +147,18 @@ class Scheduler(PodInformer, PodBindApi, Placement):
         """The cache shows the pod pending and unbound, and it is not assumed anywhere: it waits in the queue."""
         return ((s.cache_pod_phase[SCHEDULER][pod] == PodPhase.PENDING)
                 & (s.cache_pod_node[SCHEDULER][pod] == NONE) & (s.scheduler_assumed[pod] == NONE))
+
+    def can_bind(self, s):
+        """The request slot is free and no refusal waits to be read."""
+        return (s.requests[SCHEDULER].verb == Verb.NONE) & (s.binding_refused == NONE)
+
+    def refresh(self, s, client, pod):
+        """The scheduler's event handler: a delivery that shows an assumed pod bound, or no longer pending, confirms
+        it (kube-scheduler's cache ``AddPod``/``UpdatePod`` of an assumed pod)."""
+        super().refresh(s, client, pod)
+        phase, node = self.stored_view(s, client, pod)
+        confirmed = (client == SCHEDULER) & ((node != NONE) | (phase != PodPhase.PENDING))
+        s.scheduler_assumed[pod] = when(confirmed, NONE, s.scheduler_assumed[pod])
 
     def load(self, s, node):
         """Pods on ``node`` in the scheduler's view: bound there in its cache, or assumed there."""
@@ -180,7 +196,6 @@ class Scheduler(PodInformer, PodBindApi, Placement):
         """Assume the pod on the node and send the Binding."""
         s.requests[SCHEDULER] = dict(NO_REQUEST, verb=Verb.BIND_POD, pod=pod, node=node)
         s.scheduler_assumed[pod] = node
-        s.scheduler_binding = pod
         s.scheduler_unschedulable[pod] = Unschedulable.NONE
 
     # ---- actions ----
@@ -188,29 +203,19 @@ class Scheduler(PodInformer, PodBindApi, Placement):
     @action(pod=Pods, node=Nodes)
     def scheduler_bind_pod(self, s, pod, node):
         """The scheduler assumes a queued pod on a node that fits and asks the API server to bind it there."""
-        require(s.requests[SCHEDULER].verb == Verb.NONE)
-        require(s.scheduler_binding == NONE)
+        require(self.can_bind(s))
         require(self.queued(s, pod))
         require(self.passes(s, pod, node))
         self.send_binding(s, pod, node)
 
     @action
-    def scheduler_finish_binding(self, s):
-        """The scheduler reads the answer to its binding; if it failed, it forgets the assumed pod."""
-        require(s.scheduler_binding != NONE)
-        require(s.responses[SCHEDULER] != Response.NONE)
-        pod = s.scheduler_binding
-        s.scheduler_assumed[pod] = when(s.responses[SCHEDULER] == Response.OK, s.scheduler_assumed[pod], NONE)
-        s.scheduler_binding = NONE
-        s.responses[SCHEDULER] = Response.NONE
-
-    @action(pod=Pods)
-    def scheduler_confirm_pod(self, s, pod):
-        """The scheduler drops an assumed pod once its cache shows the pod bound, or gone."""
-        require(s.scheduler_assumed[pod] != NONE)
-        require(s.scheduler_binding != pod)
-        require((s.cache_pod_node[SCHEDULER][pod] != NONE) | (s.cache_pod_phase[SCHEDULER][pod] != PodPhase.PENDING))
-        s.scheduler_assumed[pod] = NONE
+    def scheduler_forget_pod(self, s):
+        """The scheduler reads that the API server refused its binding, and forgets the assumed pod (it is queued
+        again if its cache still shows it pending)."""
+        refused = s.binding_refused
+        require(refused != NONE)
+        s.scheduler_assumed[refused] = NONE
+        s.binding_refused = NONE
 
     @action(pod=Pods)
     def scheduler_mark_unschedulable(self, s, pod):

@@ -30,10 +30,10 @@ REDUCED = {
     "leader-election-replicas_per_role=1": (764, 764),
     "namespace": (14924, 14924),
     "namespace-namespaces=2-namespace_creations=1-namespace_deletions=1": (3972, 1989),
-    "endpoints-kube_proxies=0": (4085, 2101),
-    "endpoints-pod_slots=1": (879, 879),
-    "deployment-user_scales=0-watch_disconnects=0": (41354, 8128),
-    "cluster-replicas=1-pod_slots=1-node_crashes=0-watch_disconnects=0": (24998, 12515),
+    "endpoints-kube_proxies=0": (2817, 1457),
+    "endpoints-pod_slots=1": (415, 415),
+    "deployment-user_scales=0-watch_disconnects=0": (28211, 5530),
+    "cluster-replicas=1-pod_slots=1-node_crashes=0-watch_disconnects=0": (1690, 861),
 }
 
 SYMMETRIC_CASES = [c for c in CASES if isinstance(c[0], str) and load_model(c[0]).symmetric]
@@ -107,7 +107,7 @@ def test_a_kube_proxy_on_the_first_node_only_refuses_node_symmetry():
     with pytest.raises(SpecError) as err:
         Symmetry(_declare("endpoints", "node")(pod_slots=1).ir)
     assert str(err.value).startswith(
-        "spec/kubeproxy.py:74: symmetry over `node` would be unsound: action `kube_proxy_receive_endpoints` "
+        "spec/kubeproxy.py:73: symmetry over `node` would be unsound: action `kube_proxy_sync_rules` "
         "requires (node == node1), which renaming node1 to node2 and node2 to node1 changes.")
 
 

@@ -71,6 +71,14 @@ Left out, and why:
   the next write, which gives the real sequence.
 - Deployment status, conditions, progress deadlines, pausing, rollback and the Recreate
   strategy: no property here reads them.
+- A create the API server can only refuse. While the cache has not yet delivered the
+  new ReplicaSet, the real controller sends its create again and gets AlreadyExists.
+  When the stored slot is occupied, only this controller could empty it, and it is
+  blocked on its own call, so that create is certainly refused; the refusal changes
+  nothing, and the controller could equally have waited. The model leaves such a
+  create out (the guard reads the store, as an oracle that no client has): it is a
+  pair of steps with no effect whose only trace is a request slot that nothing else
+  reads, and it floated through every later state, doubling the cluster's.
 - minReadySeconds (0): a pod is available as soon as it runs.
 - ``status.replicas == 0`` before an old ReplicaSet is deleted is read as "the cache
   shows no active pod of it", the count the ReplicaSet controller would write.
@@ -416,6 +424,7 @@ class DeploymentController(DeploymentInformer, DeploymentReplicaSetApi):
         require(self.can_sync_deployment(s))
         require(~self.new_exists(s))
         require(self.named(rs, s.cache_deploy_revision))
+        require(~s.etcd_rs_exists[rs])   # else AlreadyExists is certain: a refused call that changes nothing
         self.send_rs_request(s, verb=RsVerb.CREATE, rs=rs, replicas=self.new_rs_target(s), revision=s.cache_deploy_revision)
 
     @action(rs=ReplicaSets, fairness="weak")

@@ -115,17 +115,21 @@ class EndpointsApi(EndpointsStore, ApiServerCore):
 
     service_request = Var(Bool, init=False)                                    # a user's Service creation in flight
     epc_request = Var(endpoints_request(), init=NO_ENDPOINTS_REQUEST)          # the endpoints controller's update
-    epc_response = Var(Response, init=Response.NONE)                           # the answer to that update
+    epc_response = Var(Response, init=Response.NONE)                           # a 409 the controller has not read
 
     def seen_is_stored(self, s):
         """The stored addresses are still those the controller's cached copy showed."""
         return all_of(self.Pods, lambda p: s.etcd_endpoints[p] == s.epc_request.seen[p])
 
     def store_endpoints(self, s, ok):
-        """Store the requested addresses if ``ok``, answer OK or 409, and clear the request slot."""
+        """Store the requested addresses if ``ok``, else answer 409, and clear the request slot.
+
+        An OK is not kept: the worker's call returns and it has nothing left to do, so
+        reading an OK would be a step that changes nothing any other component reads. A
+        409 requeues the key, and the next sync takes it."""
         req = s.epc_request
         s.etcd_endpoints.set_all(lambda p: when(ok, req.endpoints[p], s.etcd_endpoints[p]))
-        s.epc_response = when(ok, Response.OK, Response.CONFLICT)
+        s.epc_response = when(ok, Response.NONE, Response.CONFLICT)
         s.epc_request = NO_ENDPOINTS_REQUEST
 
     @action(fairness="weak")
@@ -208,8 +212,8 @@ class EndpointsController(EndpointsInformer, EndpointsApi):
         return all_of(self.Pods, lambda p: s.epc_cache_endpoints[p] == self.seen_ready(s, p))
 
     def can_sync_service(self, s):
-        """The key is queued and no call is outstanding."""
-        return s.epc_queued & ~s.epc_request.pending & (s.epc_response == Response.NONE)
+        """The key is queued, or its last update got a 409 (which requeues it), and no call is outstanding."""
+        return (s.epc_queued | (s.epc_response == Response.CONFLICT)) & ~s.epc_request.pending
 
     def behind_on(self, s, pod):
         """The controller has not caught up with ``pod``: its copy is stale, or a sync or a call is pending."""
@@ -227,6 +231,7 @@ class EndpointsController(EndpointsInformer, EndpointsApi):
         s.epc_request = {"pending": True, "endpoints": lambda p: self.seen_ready(s, p),
                          "seen": lambda p: s.epc_cache_endpoints[p]}
         s.epc_queued = False
+        s.epc_response = Response.NONE
         s.epc_endpoints_outdated = True
 
     @action(fairness="weak")
@@ -236,10 +241,4 @@ class EndpointsController(EndpointsInformer, EndpointsApi):
         require(~s.epc_endpoints_outdated)
         require(self.cached_endpoints_current(s))
         s.epc_queued = False
-
-    @action(fairness="weak")
-    def endpoints_controller_handle_response(self, s):
-        """The controller reads the API server's answer and, after a 409, queues the key again."""
-        require(s.epc_response != Response.NONE)
-        s.epc_queued = s.epc_queued | (s.epc_response != Response.OK)
         s.epc_response = Response.NONE
