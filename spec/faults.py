@@ -6,13 +6,14 @@ faults as actions of kind ``fault``, each bounded by a budget in the configurati
 that a check covers every interleaving of at most that many faults; liveness checks
 (convergence) consider runs in which faults eventually stop.
 
-This file holds the faults that need no component of their own. A dropped watch stops
-an informer's deliveries until it relists (``informer.py``).
+This file holds the faults that need no component of their own. A control-plane client's
+dropped watch is the break and the relist in one step (``informer.py`` says why); a
+kubelet's stops its deliveries until it relists.
 """
 
 from __future__ import annotations
 
-from kubecheck import Constant, Int, Var, action, require
+from kubecheck import Constant, Int, Var, action, any_of, require
 
 from .informer import KubeletInformer, PodInformer
 from .objects import Client, ClusterObjects
@@ -24,7 +25,7 @@ class Faults(PodInformer):
     """Watch disconnects (node crashes, partitions and lease loss live with their components)."""
 
     component = "faults"
-    owns = ("watching", "watch_drops")
+    owns = ("cache_pod_phase", "cache_pod_node", "watch_drops")
 
     watch_disconnects = Constant(1, "budget of dropped watches (informers must relist)", min=0)
 
@@ -32,11 +33,12 @@ class Faults(PodInformer):
 
     @action(client=Client, kind="fault")
     def fault_drop_watch(self, s, client):
-        """A client's watch connection breaks (a network error, or 410 Gone): its cache stops updating."""
+        """A client's watch connection breaks (a network error, or 410 Gone), and its informer lists every pod again and
+        resumes watching."""
         require(client.isin(*self.watchers))
-        require(s.watching[client])
         require(s.watch_drops < self.watch_disconnects)
-        s.watching[client] = False
+        require(any_of(self.Pods, lambda p: self.cache_stale(s, client, p)))   # else the relist changes nothing
+        self.relist(s, client)
         s.watch_drops = s.watch_drops + 1
 
 
@@ -44,7 +46,7 @@ class KubeletWatchFaults(Faults, KubeletInformer):
     """Dropped watches of kubelets too, from the same budget."""
 
     component = "faults"
-    owns = ("watching", "kubelet_watching", "watch_drops")
+    owns = ("cache_pod_phase", "cache_pod_node", "kubelet_watching", "watch_drops")
 
     @action(node=ClusterObjects.Nodes, kind="fault")
     def fault_drop_kubelet_watch(self, s, node):

@@ -12,8 +12,14 @@ one object's cached copy up to its stored value, at any time after the change. A
 that jumps to the latest value skips the intermediate versions a slow watcher would see
 one by one; the controllers modelled here act on the latest state of each object they
 read, so seeing an older intermediate version is the same as not having received the
-later events yet, which the model does include (the cache may lag arbitrarily). A
-dropped watch (a fault) stops deliveries until a relist copies every object at once.
+later events yet, which the model does include (the cache may lag arbitrarily).
+
+A dropped watch (a fault, ``faults.py``) is one step: the watch breaks and the informer
+lists every pod again. The outage between the two is not kept as a state of its own:
+while it lasts the cache receives nothing, which is a lag that per-object delivery
+already allows, and the break touches nothing but that flag, so it can always be moved
+forward to just before the relist (it is a right mover, in Lipton's terms). An earlier
+version kept the flag: the same reachable caches, and twice the states of the cluster.
 
 Kubelets watch only the pods bound to their node (a field selector), so their caches are
 separate, indexed by node, and show a pod bound elsewhere as absent.
@@ -47,13 +53,12 @@ class PodInformer(Etcd):
     """Watch-fed caches of pods for the control-plane clients listed in ``watchers``."""
 
     component = "informer"
-    owns = ("cache_pod_phase", "cache_pod_node", "watching")
+    owns = ("cache_pod_phase", "cache_pod_node")
 
     watchers: tuple[Client, ...] = ()      # the control-plane clients that run a pod informer in this model
 
     cache_pod_phase = Var(Array(Client, Array(Pods, PodPhase)), init=PodPhase.ABSENT)   # each client's view of pod phases
     cache_pod_node = Var(Array(Client, Array(Pods, Option(Nodes))), init=NONE)         # each client's view of bindings
-    watching = Var(Set(Client), init=True)                                              # clients whose watch is open
 
     # ---- what a client's cache shows, for the components that read it ----
 
@@ -83,7 +88,6 @@ class PodInformer(Etcd):
     def informer_deliver_pod_event(self, s, client, pod):
         """A watch event brings one pod's cached copy up to date."""
         require(client.isin(*self.watchers))
-        require(s.watching[client])
         require(self.cache_stale(s, client, pod))
         self.refresh(s, client, pod)
 
@@ -93,14 +97,10 @@ class PodInformer(Etcd):
         s.cache_pod_phase[client][pod] = phase
         s.cache_pod_node[client][pod] = node
 
-    @action(client=Client)
-    def informer_relist(self, s, client):
-        """After a dropped watch, the informer lists every pod again and resumes watching."""
-        require(client.isin(*self.watchers))
-        require(~s.watching[client])
+    def relist(self, s, client):
+        """The informer lists every pod again: each cached copy is brought up to date at once."""
         for pod in self.Pods:
             self.refresh(s, client, pod)
-        s.watching[client] = True
 
     def cache_is_fresh(self, s, client):
         """The client's cache equals the store, as far as it keeps it (used by convergence predicates)."""

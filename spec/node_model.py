@@ -73,7 +73,6 @@ class NodeLifecycleModel(NodeLifecycleController, NodeLeaseClock, KubeletHeartbe
     # Left out of this model (inherited members set to None are not part of it):
     user_create_invalid_pod = None         # malformed posts: the API server's validation, not node health
     invalid_pods_are_never_stored = None   # ... and the property about them
-    informer_relist = None                 # the scheduler's watch never drops here (no Faults mixin)
 
     @step_invariant
     def scheduler_binds_only_to_ready_nodes(self, pre, post, step):

@@ -23,7 +23,7 @@ def test_default_configuration():
     r = explore(ir)
     # Was (195, 410, 11) with one constant ReplicaSet; the stored ReplicaSet, its cached copy,
     # pod owners and a user's scale (to 0 or 1) make the space larger and the runs longer.
-    assert (r.stopped_by, r.distinct_states, r.total_states, r.depth) == ("complete", 1776, 4824, 26)
+    assert (r.stopped_by, r.distinct_states, r.total_states, r.depth) == ("complete", 943, 2328, 25)
     assert verdicts(r) == {"single_writer_etcd": "holds", "replicas_within_bounds": "holds",
                            "replicas_reached": "holds", "replicaset_converges": "not_checked"}
     # The user's scale makes the controller delete as well as create.

@@ -252,7 +252,7 @@ class ReplicaSetInformer(PodInformer, ReplicaSetStore):
     """kube-controller-manager's shared caches: ReplicaSets, and each pod's owner beside its phase."""
 
     component = "informer"
-    owns = ("cache_pod_phase", "cache_pod_node", "cache_pod_owner", "watching", "cache_rs_exists", "cache_rs_replicas")
+    owns = ("cache_pod_phase", "cache_pod_node", "cache_pod_owner", "cache_rs_exists", "cache_rs_replicas")
 
     cache_pod_owner = Var(Array(Client, Array(Pods, Option(ReplicaSets))), init=NONE)   # each client's view of owners
     cache_rs_exists = Var(Set(ReplicaSets), init=False)                                # the cached ReplicaSets
