@@ -83,8 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Explore every reachable state of a model (breadth-first) and check its "
                                    "properties.",
                        epilog=_CHECK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", nargs="?", default=DEFAULT_MODEL, metavar="MODEL",
-                   help=f"a shipped model's name or path/to/file.py:ClassName (default: {DEFAULT_MODEL})")
+    p.add_argument("model", nargs="?", default=None, metavar="MODEL",
+                   help=f"a shipped model's name or path/to/file.py:ClassName (default: {DEFAULT_MODEL}, checked "
+                        "with --symmetry)")
     _config_arg(p)
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="auto (the default): the vectorized engine where it compiles the model, else explicit; "
@@ -229,6 +230,8 @@ def _const_doc(c: Any) -> str:
 # ---- kubecheck check ------------------------------------------------------------------------
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    if args.model is None:        # the default check: the whole cluster, one state per orbit
+        args.model, args.symmetry = DEFAULT_MODEL, True
     model = build_model(args.model, args.config)
     ir = model.ir
     write_itf = _itf_writer(args.out) if args.out else None

@@ -47,8 +47,8 @@ MODELS: dict[str, str] = {
 }
 """Shipped model name -> ``"module:Class"``."""
 
-DEFAULT_MODEL = "replicaset-anchor"
-"""The model ``kubecheck check`` checks when none is named."""
+DEFAULT_MODEL = "cluster"
+"""The model ``kubecheck check`` checks when none is named (with ``--symmetry``: one state per orbit)."""
 
 _FILE_FORM = "path/to/file.py:ClassName"
 _counter = itertools.count(1)

@@ -137,7 +137,7 @@ def write_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text:
 # ---- check: exact results -------------------------------------------------------------------
 
 def test_check_json_anchor_is_the_whole_result(capsys: pytest.CaptureFixture[str]) -> None:
-    code, data = run_json(capsys, "check")
+    code, data = run_json(capsys, "check", "replicaset-anchor")
     assert code == 1
     assert data == {
         "model": "replicaset-anchor",
@@ -160,15 +160,20 @@ def test_check_json_anchor_is_the_whole_result(capsys: pytest.CaptureFixture[str
     }
 
 
-def test_check_defaults_to_the_anchor_and_names_it_the_same(capsys: pytest.CaptureFixture[str]) -> None:
-    assert DEFAULT_MODEL == "replicaset-anchor"
-    code1, default = run_json(capsys, "check")
-    code2, named = run_json(capsys, "check", "replicaset-anchor")
+def test_check_defaults_to_the_cluster_with_symmetry(capsys: pytest.CaptureFixture[str]) -> None:
+    # The whole default run takes minutes (tests/test_spec_cluster.py pins smaller ones); the
+    # first 2,000 orbits show which model and which options the default is.
+    assert DEFAULT_MODEL == "cluster"
+    code1, default = run_json(capsys, "check", "--max-states", "2000")
+    code2, named = run_json(capsys, "check", "cluster", "--symmetry", "--max-states", "2000")
     assert (code1, default) == (code2, named)
+    assert (code1, default["model"], default["stopped_by"], default["distinct_states"]) == (
+        3, "cluster", "max_states", 2000)
+    assert default["symmetry"] is not None
 
 
 def test_one_property_that_holds_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
-    code, data = run_json(capsys, "check", "--property", "node_consistency")
+    code, data = run_json(capsys, "check", "replicaset-anchor", "--property", "node_consistency")
     assert code == 0
     assert counts(data) == ("complete", 27153, 113868, 27)
     assert data["properties"] == {"node_consistency": {"verdict": "holds", "counterexample": None}}
@@ -177,7 +182,7 @@ def test_one_property_that_holds_exits_0(capsys: pytest.CaptureFixture[str]) -> 
 def test_state_limit_before_any_violation_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
     # 500 states are 6 BFS levels; the over-provisioning bug needs 9 steps, so nothing is
     # violated yet and every verdict is open.
-    code, data = run_json(capsys, "check", "--max-states", "500")
+    code, data = run_json(capsys, "check", "replicaset-anchor", "--max-states", "500")
     assert code == 3
     assert counts(data) == ("max_states", 500, 1198, 6)
     assert verdicts(data) == {
@@ -186,7 +191,7 @@ def test_state_limit_before_any_violation_exits_3(capsys: pytest.CaptureFixture[
 
 
 def test_first_stops_at_the_first_violation_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
-    code, data = run_json(capsys, "check", "--first")
+    code, data = run_json(capsys, "check", "replicaset-anchor", "--first")
     assert code == 1
     assert counts(data) == ("first_violation", 2974, 9561, 10)
     assert verdicts(data) == {
@@ -195,7 +200,7 @@ def test_first_stops_at_the_first_violation_and_exits_1(capsys: pytest.CaptureFi
 
 
 def test_config_pods_2(capsys: pytest.CaptureFixture[str]) -> None:
-    code, data = run_json(capsys, "check", "--config", "pods=2")
+    code, data = run_json(capsys, "check", "replicaset-anchor", "--config", "pods=2")
     assert code == 0
     assert data["config"] == {"pods": 2, "nodes": 2, "max_failures": 1, "replicas": 2}
     assert counts(data) == ("complete", 662, 2127, 12)
@@ -209,14 +214,14 @@ def test_config_pods_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_repeated_config_key_last_wins_and_dashes_name_underscored_keys(capsys: pytest.CaptureFixture[str]) -> None:
-    code, data = run_json(capsys, "check", "--config", "pods=5", "--config", "pods=2", "--config", "max-failures=1")
+    code, data = run_json(capsys, "check", "replicaset-anchor", "--config", "pods=5", "--config", "pods=2", "--config", "max-failures=1")
     assert code == 0
     assert data["config"] == {"pods": 2, "nodes": 2, "max_failures": 1, "replicas": 2}
     assert data["distinct_states"] == 662
 
 
 def test_json_prints_nothing_else_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "check", "--config", "pods=2", "--json")
+    code, out, err = run(capsys, "check", "replicaset-anchor", "--config", "pods=2", "--json")
     assert (code, err) == (0, "")
     assert out.startswith("{\n  \"model\": \"replicaset-anchor\",\n") and out.endswith("\n}\n")
     json.loads(out)
@@ -328,15 +333,15 @@ step   action                    changes
      "unknown model `nope`; the shipped models are: replicaset-anchor, mutex, two-phase-commit, water-jugs, "
      "replicaset, leader-election, namespace, scheduler, endpoints, deployment, node-lifecycle, cluster. "
      "To check a spec of your own, name its file and class: path/to/file.py:ClassName."),
-    (["check", "--config", "foo=1"],
+    (["check", "replicaset-anchor", "--config", "foo=1"],
      f"model `replicaset-anchor` has no config key `foo`; its keys are: {ANCHOR_KEYS}."),
-    (["check", "--config", "pods=abc"],
+    (["check", "replicaset-anchor", "--config", "pods=abc"],
      "config key `pods` of model `replicaset-anchor` expects an integer (pod slots (N)); got 'abc'."),
-    (["check", "--config", "pods"],
+    (["check", "replicaset-anchor", "--config", "pods"],
      f"--config expects KEY=VALUE; got `pods`. The keys of model `replicaset-anchor` are: {ANCHOR_KEYS}."),
-    (["check", "--config", "pods=0"],
+    (["check", "replicaset-anchor", "--config", "pods=0"],
      "config key `pods` of model `replicaset-anchor` must be at least 1 (pod slots (N)); got 0."),
-    (["check", "--property", "nope"],
+    (["check", "replicaset-anchor", "--property", "nope"],
      "model `replicaset-anchor` has no property `nope`; its properties are: node_consistency, no_over_provision, "
      "replicas_running, deadlock_free."),
     (["check", "missing.py:Spec"],
@@ -377,10 +382,10 @@ def test_bad_input_is_one_paragraph_on_stderr_and_exit_2(capsys: pytest.CaptureF
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "check", "--max-states", "0")
+    code, out, err = run(capsys, "check", "replicaset-anchor", "--max-states", "0")
     assert (code, out) == (2, "")
     assert err.endswith("kubecheck check: error: argument --max-states: must be positive; got 0\n")
-    code, out, err = run(capsys, "check", "--engine", "nope")
+    code, out, err = run(capsys, "check", "replicaset-anchor", "--engine", "nope")
     assert (code, out) == (2, "")
     assert "\nkubecheck check: error: argument --engine: invalid choice: 'nope' (choose from " in err
     code, out, err = run(capsys)
@@ -454,7 +459,7 @@ no_over_provision: Never more running pods than desired replicas (fails: the cac
 
 
 def test_anchor_report_is_exact(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "check")
+    code, out, err = run(capsys, "check", "replicaset-anchor")
     assert (code, err) == (1, "")
     assert without_time(out) == f"""\
 model    replicaset-anchor
@@ -491,7 +496,7 @@ VIOLATED: no_over_provision
 
 
 def test_report_flags_actions_that_never_fired_and_prints_warnings(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "check", "--config", "pods=2")
+    code, out, err = run(capsys, "check", "replicaset-anchor", "--config", "pods=2")
     assert (code, err) == (0, "")
     lines = out.split("\n")
     assert "controller_delete_pod   system            0            0   never fired" in lines
@@ -508,7 +513,7 @@ def test_report_flags_actions_that_never_fired_and_prints_warnings(capsys: pytes
 
 
 def test_partial_report_says_why_it_stopped(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "check", "--max-states", "500")
+    code, out, err = run(capsys, "check", "replicaset-anchor", "--max-states", "500")
     assert (code, err) == (3, "")
     lines = out.split("\n")
     assert lines[3:6] == [
@@ -523,8 +528,8 @@ def test_partial_report_says_why_it_stopped(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_report_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
-    first = without_time(run(capsys, "check")[1])
-    assert without_time(run(capsys, "check")[1]) == first
+    first = without_time(run(capsys, "check", "replicaset-anchor")[1])
+    assert without_time(run(capsys, "check", "replicaset-anchor")[1]) == first
 
 
 def test_progress_is_silent_on_a_pipe_unless_asked() -> None:
@@ -543,7 +548,7 @@ def test_progress_is_silent_on_a_pipe_unless_asked() -> None:
 def test_out_writes_one_itf_file_per_counterexample(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     pytest.importorskip("kubecheck.itf", reason="kubecheck.itf (the ITF writer) is not written yet")
     out_dir = tmp_path / "traces"
-    code, data = run_json(capsys, "check", "--out", str(out_dir))
+    code, data = run_json(capsys, "check", "replicaset-anchor", "--out", str(out_dir))
     assert code == 1
     path = str(out_dir / "no_over_provision.itf.json")
     assert data["properties"]["no_over_provision"]["counterexample"] == {"length": 9, "itf": path}
@@ -551,7 +556,7 @@ def test_out_writes_one_itf_file_per_counterexample(capsys: pytest.CaptureFixtur
     itf = json.loads(Path(path).read_text())
     assert len(itf["states"]) == 10
     # The plain report says where the trace went.
-    code, out, _ = run(capsys, "check", "--out", str(out_dir))
+    code, out, _ = run(capsys, "check", "replicaset-anchor", "--out", str(out_dir))
     assert code == 1
     assert f"trace written to {path}" in out.split("\n")
     assert f"no_over_provision   always      violated   counterexample: 9 steps, {path}" in out.split("\n")
@@ -560,7 +565,7 @@ def test_out_writes_one_itf_file_per_counterexample(capsys: pytest.CaptureFixtur
 def test_replay_of_a_written_counterexample(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     pytest.importorskip("kubecheck.itf", reason="kubecheck.itf (the ITF writer) is not written yet")
     pytest.importorskip("kubecheck.replay", reason="kubecheck.replay is not written yet")
-    assert run_json(capsys, "check", "--out", str(tmp_path))[0] == 1
+    assert run_json(capsys, "check", "replicaset-anchor", "--out", str(tmp_path))[0] == 1
     path = str(tmp_path / "no_over_provision.itf.json")
     code, out, err = run(capsys, "replay", path)
     assert (code, err) == (0, "")
@@ -594,7 +599,7 @@ but the trace has TERMINATING.
 # ---- the console script: what a shell sees --------------------------------------------------------
 
 def test_console_script_json_and_exit_code() -> None:
-    proc = subprocess.run([console_script(), "check", "--json"], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([console_script(), "check", "replicaset-anchor", "--json"], capture_output=True, text=True, timeout=300)
     assert (proc.returncode, proc.stderr) == (1, "")
     data = json.loads(proc.stdout)
     assert (data["distinct_states"], data["total_states"], data["depth"]) == (27153, 113868, 27)
@@ -602,7 +607,7 @@ def test_console_script_json_and_exit_code() -> None:
 
 
 def test_console_script_error_has_no_traceback() -> None:
-    proc = subprocess.run([console_script(), "check", "--config", "pods=abc"], capture_output=True, text=True,
+    proc = subprocess.run([console_script(), "check", "replicaset-anchor", "--config", "pods=abc"], capture_output=True, text=True,
                           timeout=300)
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr == ("kubecheck: error: config key `pods` of model `replicaset-anchor` expects an integer "
@@ -610,7 +615,7 @@ def test_console_script_error_has_no_traceback() -> None:
 
 
 def test_python_dash_m_runs_the_same_command() -> None:
-    proc = subprocess.run([sys.executable, "-m", "kubecheck", "check", "--property", "node_consistency",
+    proc = subprocess.run([sys.executable, "-m", "kubecheck", "check", "replicaset-anchor", "--property", "node_consistency",
                            "--max-states", "500", "--json"], capture_output=True, text=True, timeout=300)
     assert (proc.returncode, proc.stderr) == (3, "")
     assert json.loads(proc.stdout)["stopped_by"] == "max_states"
@@ -695,7 +700,7 @@ def test_a_project_spec_file_with_relative_imports_is_checked_by_path(capsys: py
 def test_both_engines_give_the_same_result_and_say_which_ran(capsys: pytest.CaptureFixture[str]) -> None:
     results = {}
     for engine in ("explicit", "vector", "auto"):
-        code, data = run_json(capsys, "check", "--engine", engine)
+        code, data = run_json(capsys, "check", "replicaset-anchor", "--engine", engine)
         assert code == 1
         results[engine] = (data.pop("engine"), data.pop("bytes_per_state"), data)
     assert [results[e][0] for e in ("explicit", "vector", "auto")] == ["explicit", "vector", "vector"]

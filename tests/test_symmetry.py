@@ -33,7 +33,7 @@ REDUCED = {
     "endpoints-kube_proxies=0": (2817, 1457),
     "endpoints-pod_slots=1": (415, 415),
     "deployment-user_scales=0-watch_disconnects=0": (28211, 5530),
-    "cluster-replicas=1-pod_slots=1-node_crashes=0-watch_disconnects=0": (1690, 861),
+    "cluster-replicas=1-pod_slots=1-node_crashes=0-watch_disconnects=0": (1322, 677),
 }
 
 SYMMETRIC_CASES = [c for c in CASES if isinstance(c[0], str) and load_model(c[0]).symmetric]

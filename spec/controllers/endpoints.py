@@ -217,7 +217,7 @@ class EndpointsController(EndpointsInformer, EndpointsApi):
 
     def behind_on(self, s, pod):
         """The controller has not caught up with ``pod``: its copy is stale, or a sync or a call is pending."""
-        stale = s.epc_cache_pod_ready[pod] != self.pod_ready(s, pod)
+        stale = self.seen_ready(s, pod) != self.pod_ready(s, pod)
         return stale | s.epc_queued | s.epc_request.pending | (s.epc_response != Response.NONE)
 
     # ---- actions ----
