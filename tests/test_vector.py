@@ -450,3 +450,142 @@ def test_fingerprint_set_matches_a_python_set():
         seen |= {int(k) for k in fresh}
         assert len(fs) + fs.has_zero == len(seen)
     assert fs.contains(np.array(sorted(seen), dtype=np.uint64)).all()
+
+
+# ---- the optional numba visited set: the same answers as the numpy one ----------------------
+
+def _fresh(batch, seen):
+    """The distinct keys of ``batch`` not in ``seen``, in order of first occurrence."""
+    out, mine = [], set()
+    for k in batch.tolist():
+        if k not in seen and k not in mine:
+            mine.add(k)
+            out.append(k)
+    return np.array(out, dtype=np.uint64)
+
+
+def test_numba_fingerprint_set_answers_as_the_numpy_one():
+    """Random batches (empty ones, repeats within a batch, the fingerprint 0, many growths, the switch from
+    the numpy set): ``contains`` agrees with the numpy set and a Python set, and ``first_new`` returns each
+    new key's least order, ascending, across both of its order ranges (guard-mask indices, then explicit
+    orders)."""
+    pytest.importorskip("numba")
+    from kubecheck.vector.visited_numba import NumbaFingerprintSet
+    rng = np.random.default_rng(11)
+    ref = FingerprintSet(expected=16)
+    fast = NumbaFingerprintSet(expected=16)
+    seen: set[int] = set()
+    npad, width = 1 << 7, 5
+    for step in range(60):
+        n = int(rng.integers(0, 3000))
+        batch = rng.integers(0, 1 << int(rng.integers(4, 14)), size=n).astype(np.uint64)
+        batch *= np.uint64(0x9E3779B97F4A7C15)
+        if step % 10 == 9:             # a few keys many times over: partitions too large for the shared table
+            batch = np.repeat(batch[:3], 2500)
+            n = len(batch)
+        batch[rng.random(n) < 0.01] = 0
+        if step == 30:                 # the engine's switch: the compiled set adopts the numpy set's table
+            fast = NumbaFingerprintSet.adopt(ref)
+            ref = FingerprintSet(expected=16)
+            ref.add_new(np.array(sorted(seen - {0}), dtype=np.uint64))
+            ref.has_zero = 0 in seen
+        expected = np.array([int(k) in seen for k in batch])
+        assert ref.contains(batch).tolist() == expected.tolist()
+        assert fast.contains(batch).tolist() == expected.tolist()
+        # Distinct orders: guard-mask indices (parent = index % npad, instance = index // npad) for the
+        # first part of the batch, explicit orders for the rest; first occurrences are not always first.
+        nf = int(rng.integers(0, min(n, npad * width) + 1))
+        flat = np.sort(rng.choice(npad * width, size=nf, replace=False)).astype(np.int64)
+        extra = rng.permutation(n - nf).astype(np.int64) + npad * width
+        order = np.concatenate([(flat % npad) * width + flat // npad, extra])
+        wok, wpos = fast.first_new(batch, flat, npad, width, extra)
+        least: dict[int, tuple[int, int]] = {}
+        for i, (k, o) in enumerate(zip(batch.tolist(), order.tolist())):
+            if k not in seen and (k not in least or o < least[k][0]):
+                least[k] = (o, i)
+        want = sorted(least.values())
+        assert wok.tolist() == [o for o, _ in want]
+        assert wpos.tolist() == [i for _, i in want]
+        fresh = _fresh(batch, seen)
+        ref.add_new(fresh)
+        fast.add_new(fresh)
+        seen |= set(fresh.tolist())
+        assert len(fast) == len(ref) and fast.has_zero == ref.has_zero and fast.nbytes == ref.nbytes
+    every = np.array(sorted(seen), dtype=np.uint64)
+    assert fast.contains(every).all() and ref.contains(every).all()
+    absent = every + np.uint64(1)
+    assert fast.contains(absent).tolist() == ref.contains(absent).tolist()
+
+
+def test_numba_fingerprint_set_grows_in_place():
+    """Growth spreads the old table over the larger one in place; keys displaced past their new home's
+    start, or whose probing wraps round, are set aside and inserted last. Many small tables, grown by one
+    step or several at once, keep exactly their keys."""
+    pytest.importorskip("numba")
+    from kubecheck.vector.visited_numba import NumbaFingerprintSet
+    rng = np.random.default_rng(5)
+    for trial in range(400):
+        keys = np.unique(rng.integers(1, 1 << 63, size=4000, dtype=np.uint64))
+        rng.shuffle(keys)
+        first, more = int(rng.integers(300, 512)), int(rng.choice([300, 3000]))   # beyond half of 1024 slots
+        fs = NumbaFingerprintSet(expected=16)
+        fs.add_new(keys[:first])
+        bits = fs.bits
+        fs.add_new(keys[first:first + more])
+        assert fs.bits > bits and len(fs) == first + more
+        assert fs.contains(keys[:first + more]).all()
+        assert not fs.contains(keys[first + more:]).any()
+        assert np.count_nonzero(fs.table) == first + more
+
+
+def _both_paths(monkeypatch, ir, options=Options(), after=0):
+    """The vector engine's result (or error) with the numpy visited set, and with the numba one from
+    ``after`` states on (0: from the initial states); the same JSON, counterexamples and notes, or the
+    same error and trace."""
+    def run(after):
+        monkeypatch.setattr(vector_engine, "NUMBA_AFTER", after)
+        try:
+            return vector.explore(ir, options)
+        except KubecheckError as err:
+            return err
+    slow, fast = run(None), run(after)
+    if isinstance(slow, KubecheckError):
+        assert type(fast) is type(slow) and str(fast) == str(slow)
+        assert getattr(fast, "trace", None) == getattr(slow, "trace", None)
+        return slow
+    assert "numba_load" in fast.extra["profile"] and "numba_load" not in slow.extra["profile"]
+    assert _json(fast) == _json(slow)
+    for name, p in slow.properties.items():
+        assert fast.properties[name].counterexample == p.counterexample, name
+        assert fast.properties[name].note == p.note, name
+    assert fast.extra["processed"] == slow.extra["processed"]
+    return slow
+
+
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_numba_visited_set_changes_nothing(monkeypatch, case):
+    pytest.importorskip("numba")
+    ir = _model(*case).ir
+    full = _both_paths(monkeypatch, ir)
+    for options in (Options(first=True), Options(max_states=max(1, full.distinct_states // 3)),
+                    Options(max_depth=max(1, full.depth // 2))):
+        _both_paths(monkeypatch, ir, options)
+    if ir.symmetric:
+        _both_paths(monkeypatch, ir, Options(symmetry=True))
+
+
+@pytest.mark.parametrize("chunk", [7, 1 << 16])
+def test_numba_visited_set_on_the_chunked_path_and_errors(monkeypatch, chunk):
+    """Many chunks per level (duplicates across chunks, stops inside later ones), the switch in the middle of
+    a run, parents that the evaluator decides (their transitions' orders come from the explicit list) and
+    the tabulation scheme."""
+    pytest.importorskip("numba")
+    monkeypatch.setattr(vector_engine, "CHUNK", chunk)
+    for ir in (_model("replicaset-anchor", {}).ir, HugeHashed().ir, Wide().ir):
+        full = _both_paths(monkeypatch, ir)
+        _both_paths(monkeypatch, ir, after=full.distinct_states // 4)     # adopting a grown table mid-level
+        for k in (2, 5):
+            _both_paths(monkeypatch, ir, Options(max_states=full.distinct_states // k, first=True))
+    for cls in ERRORS:
+        _both_paths(monkeypatch, cls().ir)
+        _both_paths(monkeypatch, cls().ir, Options(properties=()))

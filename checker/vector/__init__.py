@@ -8,6 +8,7 @@ runtime errors), with engine ``"vector"``. The modules, one concept each:
 - :mod:`.compile`: the IR to kernels (guards, per-instance transitions, state checks);
 - :mod:`.fingerprint`: incremental 64-bit fingerprints (exact packing or tabulation);
 - :mod:`.visited`: the vectorized hash table of fingerprints;
+- :mod:`.visited_numba`: the same table with compiled lookups (numba, optional; large runs only);
 - :mod:`.store`: the levels, parent links and trace replay;
 - :mod:`.engine`: the search, and the ordering of events that makes it match the explicit engine.
 """

@@ -14,6 +14,7 @@ claim the same slot one of them wins, found by reading the slot back, and the lo
 on. The fingerprint 0 (possible, with probability 2^-64, for tabulation hashing) is kept
 in a flag beside the table. Growth doubles the table and places the old keys in the order
 of their new home slots, which needs no probing at all (see :meth:`FingerprintSet._place`).
+:mod:`.visited_numba` keeps the same table, probed by compiled loops, for large runs.
 """
 
 from __future__ import annotations
