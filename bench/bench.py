@@ -12,8 +12,9 @@ once, so that the figures are fair on a 2-core machine):
   the anchors' own generator ``gen_promela.py`` (imported, not copied).
 * kubecheck's engines (``explicit`` and ``vector``) on ``replicaset-anchor`` at C1..C4:
   ``kubecheck check replicaset-anchor --config pods=N --engine E --json --quiet``.
-* the ``cluster`` model at its default configuration with each engine, under
-  ``--time-limit``; the result says whether it completed.
+* the ``cluster`` model at its default configuration with each engine, with ``--symmetry``
+  as ``kubecheck check`` runs it, under ``--time-limit``; the result says whether it
+  completed, and the two engines must agree on its orbit count.
 
 Every process runs under ``/usr/bin/time -v``, as the anchors' processes do: the wall
 time is taken around the whole process, the peak resident memory from its report. Each tool's own timing is recorded
@@ -445,10 +446,11 @@ def run_kubecheck_anchor(cfg: AnchorConfig, engine: str, rep: int, timeout_s: fl
 
 
 def run_kubecheck_cluster(engine: str, rep: int, time_limit_s: float, max_memory_mib: int | None) -> Measurement:
-    """A kubecheck engine on ``cluster`` at its default configuration under ``--time-limit``
+    """A kubecheck engine on ``cluster`` at its default configuration, with ``--symmetry`` as the default
+    check runs it, under ``--time-limit``
     (exploration seconds) and, if set, ``--max-memory``. Not completing is a result, not an
     error: the status is ``incomplete`` and ``stopped_by`` says why."""
-    args = ["--time-limit", f"{time_limit_s:g}"]
+    args = ["--symmetry", "--time-limit", f"{time_limit_s:g}"]
     if max_memory_mib:
         args += ["--max-memory", str(max_memory_mib)]
     outer = time_limit_s + max(300.0, time_limit_s)       # start-up and reporting, generously
@@ -487,6 +489,12 @@ def disagreements(rows: Sequence[Measurement]) -> list[str]:
         if m.ok and m.config in CONFIGS and not count_matches(m.distinct_text, CONFIGS[m.config].distinct_states):
             problems.append(f"{m.config} {TOOL_LABELS[m.tool]} (run {m.rep}): {m.distinct_text} distinct "
                             f"states, but the anchors have {CONFIGS[m.config].distinct_states:,}")
+    # The cluster has no anchor count: the engines that completed it must agree with each other.
+    cluster = {(m.tool, m.rep): m.distinct_text for m in rows
+               if m.ok and m.config == CLUSTER and m.stopped_by == "complete"}
+    if len(set(cluster.values())) > 1:
+        problems.append("cluster: the engines disagree on its orbit count: " + ", ".join(
+            f"{TOOL_LABELS[tool]} (run {rep}) {text}" for (tool, rep), text in sorted(cluster.items())))
     return problems
 
 
@@ -754,7 +762,8 @@ def render_cluster(rows: Sequence[Measurement], engines: Sequence[str], time_lim
     """The ``cluster`` model at its default configuration, per engine: did it complete."""
     limits = f"`--time-limit {time_limit_s:g}`" + (f" and `--max-memory {max_memory_mib}`" if max_memory_mib else "")
     lines = ["### The `cluster` model at its default configuration", "",
-             f"`kubecheck check cluster --engine E --json --quiet` with {limits}.", "",
+             f"`kubecheck check cluster --engine E --symmetry --json --quiet` with {limits} (orbits, as "
+             "`kubecheck check` explores them).", "",
              "| engine | completed | stopped_by | distinct states | total states | depth | exploration s "
              "| process wall s | states/s (exploration) | peak RSS MB | B/state (RSS) |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
