@@ -60,11 +60,7 @@ class SyncsFromAnOutdatedCopy(EndpointsModel):
     def endpoints_controller_sync(self, s):
         require(self.can_sync_service(s))
         require(~self.cached_endpoints_current(s))
-        s.epc_request = {"pending": True, "endpoints": lambda p: self.seen_ready(s, p),
-                         "seen": lambda p: s.epc_cache_endpoints[p]}
-        s.epc_queued = False
-        s.epc_response = Response.NONE
-        s.epc_endpoints_outdated = True
+        self.send_update(s)
 
     @always
     def no_update_is_refused(self, s):

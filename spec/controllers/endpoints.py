@@ -228,6 +228,10 @@ class EndpointsController(EndpointsInformer, EndpointsApi):
         require(self.can_sync_service(s))
         require(~s.epc_endpoints_outdated)
         require(~self.cached_endpoints_current(s))
+        self.send_update(s)
+
+    def send_update(self, s):
+        """Take the key and send the pods the controller sees ready, with the copy of the Endpoints it saw."""
         s.epc_request = {"pending": True, "endpoints": lambda p: self.seen_ready(s, p),
                          "seen": lambda p: s.epc_cache_endpoints[p]}
         s.epc_queued = False
