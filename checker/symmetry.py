@@ -92,6 +92,7 @@ class Symmetry:
             if all(p == tuple(range(len(p))) for p in perms):
                 continue      # the identity is the state itself
             self.group.append(self._renaming(tuple(perms)))
+        self._compare = self._comparison_kernels()
 
     @property
     def size(self) -> int:
@@ -99,13 +100,45 @@ class Symmetry:
         return len(self.group) + 1
 
     def canonical(self, st: tuple[int, ...]) -> tuple[int, ...]:
-        """The least state tuple among every renaming of ``st``."""
-        best = st
-        for g in self.group:
-            t = g.apply(st)
+        """The least state tuple among every renaming of ``st`` (``st`` itself, the same object, if it is least).
+
+        Renamings are compared on the positions some renaming changes (the others hold the same
+        value in every renaming, so they never decide a lexicographic comparison); only the
+        winner is built whole. That halves the work on the cluster, where 110 of 205 positions
+        move."""
+        identity, kernels = self._compare
+        best, winner = identity(st), None
+        for g, (take, renames) in zip(self.group, kernels):
+            t = take(st)
+            if renames:
+                cand = list(t)
+                for i, m in renames:
+                    cand[i] = m[cand[i] + 1]
+                t = tuple(cand)
             if t < best:
-                best = t
-        return best
+                best, winner = t, g
+        return st if winner is None else winner.apply(st)
+
+    def _comparison_kernels(self) -> tuple[Callable[[tuple[int, ...]], tuple[int, ...]],
+                                           list[tuple[Callable[[tuple[int, ...]], tuple[int, ...]],
+                                                      tuple[tuple[int, tuple[int, ...]], ...]]]]:
+        """The positions that some renaming changes, as a getter for the state itself and, per renaming, a getter
+        of its moved values and the references to rename among them."""
+        active = sorted({p for g in self.group for p, src in enumerate(g.source) if src != p}
+                        | {p for g in self.group for p, _ in g.renames})
+
+        def getter(positions: list[int]) -> Callable[[tuple[int, ...]], tuple[int, ...]]:
+            if len(positions) == 1:
+                only = positions[0]
+                return lambda st: (st[only],)
+            return operator.itemgetter(*positions)
+
+        if not active:
+            return (lambda st: ()), [((lambda st: ()), ()) for _ in self.group]
+        where = {p: i for i, p in enumerate(active)}
+        kernels = [(getter([g.source[p] for p in active]),
+                    tuple((where[p], m) for p, m in g.renames)) for g in self.group]
+        return getter(active), kernels
 
     def canonical_rows(self, rows: Any) -> Any:
         """:meth:`canonical` for a whole batch: ``rows`` is an (n, width) integer numpy array, one state per
