@@ -59,7 +59,7 @@ with the node crash.
 
 from __future__ import annotations
 
-from kubecheck import (Constant, Model, action, all_of, always, any_of, count, eventually_always, sometimes, step_invariant,
+from kubecheck import (Constant, Model, all_of, always, any_of, count, eventually_always, sometimes, step_invariant,
                        when)
 
 from .controllers.deployment import DeploymentController, DeploymentUser
@@ -67,7 +67,6 @@ from .controllers.endpoints import EndpointsController, ServiceUser
 from .controllers.node import KubeletHeartbeat, NodeLeaseClock, NodeLifecycleController
 from .controllers.replicaset import ACTIVE, RSC, ReplicaSetController
 from .faults import Faults
-from .informer import PodInformer
 from .kubeproxy import KubeProxy
 from .leader import LeaseAge, PromptLeaders, Role
 from .objects import Client, ClusterObjects, PodPhase
@@ -130,18 +129,14 @@ class ClusterModel(Faults, NodeLeaseClock, NodeLifecycleController, KubeletHeart
         shown = self.stored_view(s, client, pod)[0] == PodPhase.RUNNING
         return (client == RSC) & (self.seen_ready(s, pod) != shown)
 
-    @action(client=Client, pod=Pods)
-    def informer_deliver_pod_event(self, s, client, pod):
-        """A watch event brings one pod's cached copy up to date; on the shared cache, every controller's handler
-        runs, and the endpoints controller queues the Service if the pod's readiness changed."""
-        PodInformer.informer_deliver_pod_event.fn(self, s, client, pod)
-        s.epc_queued = s.epc_queued | (s.epc_cache_service & self.readiness_changes(s, client, pod))
-
-    def relist(self, s, client):
-        """A relist runs the handlers for every pod whose copy it changes."""
-        super().relist(s, client)
-        s.epc_queued = s.epc_queued | (s.epc_cache_service & any_of(
-            self.Pods, lambda p: self.readiness_changes(s, client, p)))
+    def run_handlers(self, s, client, pods):
+        """On the shared cache every controller's handler runs: the endpoints controller queues the Service if a
+        delivered pod's readiness changed."""
+        super().run_handlers(s, client, pods)
+        changed = self.readiness_changes(s, client, pods[0])
+        for pod in pods[1:]:
+            changed = changed | self.readiness_changes(s, client, pod)
+        s.epc_queued = s.epc_queued | (s.epc_cache_service & changed)
 
     def gate(self, s, component):
         """The controllers of kube-controller-manager act only while one of its replicas leads."""

@@ -90,6 +90,7 @@ class PodInformer(Etcd):
         require(client.isin(*self.watchers))
         require(self.cache_stale(s, client, pod))
         self.refresh(s, client, pod)
+        self.run_handlers(s, client, (pod,))
 
     def refresh(self, s, client, pod):
         """Bring ``client``'s copy of ``pod`` up to date (components that cache more fields extend it)."""
@@ -101,6 +102,13 @@ class PodInformer(Etcd):
         """The informer lists every pod again: each cached copy is brought up to date at once."""
         for pod in self.Pods:
             self.refresh(s, client, pod)
+        self.run_handlers(s, client, tuple(self.Pods))
+
+    def run_handlers(self, s, client, pods):
+        """The event handlers that other components register on ``client``'s informer, run once for a delivery of
+        ``pods`` (reads see the copies before it). None by default; a composition whose controllers share an
+        informer overrides it. Per-pod bookkeeping belongs in ``refresh``; this is for writes that several pods'
+        events share, such as a work queue."""
 
     def cache_is_fresh(self, s, client):
         """The client's cache equals the store, as far as it keeps it (used by convergence predicates)."""
