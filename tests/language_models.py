@@ -105,15 +105,13 @@ class Grid(Model):
         return any_of(self.Rows, lambda r: any_of(self.Cols, lambda c: s.cell[r][c] == 2))
 
 
-class Pointer(Model):
-    """A pointer that may be NONE, read guarded and unguarded; min/max and when."""
+class PointerBase(Model):
+    """A pointer over three slots that may be NONE, and a mark per slot (shared with tests/test_vector.py)."""
 
-    name = "pointer"
     Slots = Domain("slot", size=3)
 
     ptr = Var(Option(Slots), init=NONE)                 # the slot pointed to, if any
     mark = Var(Array(Slots, Int(0, 2)), init=0)         # marks per slot
-    flag = Var(Bool, init=False)                        # set once something is marked twice
 
     @action(k=Slots)
     def user_point(self, s, k):
@@ -124,6 +122,14 @@ class Pointer(Model):
     def user_unpoint(self, s):
         require(s.ptr != NONE)
         s.ptr = NONE
+
+
+class Pointer(PointerBase):
+    """A pointer that may be NONE, read guarded and unguarded; min/max and when."""
+
+    name = "pointer"
+
+    flag = Var(Bool, init=False)                        # set once something is marked twice
 
     @action
     def user_mark(self, s):

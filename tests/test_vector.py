@@ -25,7 +25,7 @@ from kubecheck.ir import Property
 from kubecheck.types import Bool
 from kubecheck.vector.visited import FingerprintSet
 
-from language_models import Pointer, Registers
+from language_models import Pointer, PointerBase, Registers
 from test_engines import CASES, _id, _model
 from test_spec_errors import GuardedRead, UnguardedRead, counter_model, increment
 
@@ -280,25 +280,13 @@ def test_used_out_of_domain_read_raises_and_a_guarded_one_does_not():
     assert (result.distinct_states, result.total_states) == (2, 3)
 
 
-Slots = Domain("slot", size=3)
+Slots = PointerBase.Slots
 
 
-class _Pointing(Model):
+class _Pointing(PointerBase):
     """A pointer that may be NONE, a counter that sequences the tests' failures."""
 
-    ptr = Var(Option(Slots), init=NONE)          # the slot pointed to, if any
-    mark = Var(Array(Slots, Int(0, 2)), init=0)  # marks per slot
     n = Var(Int(0, 4), init=0)                   # a step counter
-
-    @action(k=Slots)
-    def user_point(self, s, k):
-        require(s.ptr != k)
-        s.ptr = k
-
-    @action
-    def user_unpoint(self, s):
-        require(s.ptr != NONE)
-        s.ptr = NONE
 
     @action
     def user_count(self, s):
