@@ -272,24 +272,29 @@ class _Search:
             return self.trace(g, [(via(j), state(j))], name) if g is not None else \
                 self.trace(None, [(-1, state(j))], name)
 
+        def undefined(res: list[Any], prop_indices: Any, still_open: Callable[[], Any], code: int) -> None:
+            """An event at the first stored row where some check was undefined: the evaluator re-checks that
+            state in order and raises the reference engine's error."""
+            undef = None
+            for _, u in res:
+                if u is not None:
+                    undef = u if undef is None else undef | u
+            j = _first(undef & stored) if undef is not None else None
+            if j is not None:
+                def error(j: int = j) -> None:
+                    if still_open():
+                        st = state(j)
+                        for i in prop_indices:
+                            try:
+                                self.ev.holds(props[i], st)
+                            except ModelRuntimeError as err:
+                                self._raise(err, lambda: to_state(j))
+                    return None
+                events.append((key(j, code), 0, error, cut(j)))
+
         t = time.perf_counter()
         inv = self.kern.invariants(Y, Yf, m, ar, m)
-        undef = None
-        for v, u in inv:
-            if u is not None:
-                undef = u if undef is None else undef | u
-        j = _first(undef & stored) if undef is not None else None
-        if j is not None:
-            def inv_error(j: int = j) -> None:
-                if initial or self.open_inv or self.open_goals:
-                    st = state(j)
-                    for i in self.kern.invariant_props:
-                        try:
-                            self.ev.holds(props[i], st)
-                        except ModelRuntimeError as err:
-                            self._raise(err, lambda: to_state(j))
-                return None
-            events.append((key(j, _INV_ERROR), 0, inv_error, cut(j)))
+        undefined(inv, self.kern.invariant_props, lambda: initial or self.open_inv or self.open_goals, _INV_ERROR)
         for i, (v, u) in zip(self.kern.invariant_props, inv):
             p = props[i]
             if p not in self.open_inv:
@@ -305,22 +310,7 @@ class _Search:
                 events.append((key(j, _INV_VIOLATION), i, inv_violation, cut(j)))
         if self.open_goals:
             res = self.kern.goals(Y, Yf, m, ar, m)
-            undef = None
-            for v, u in res:
-                if u is not None:
-                    undef = u if undef is None else undef | u
-            j = _first(undef & stored) if undef is not None else None
-            if j is not None:
-                def goal_error(j: int = j) -> None:
-                    if self.open_goals:
-                        st = state(j)
-                        for i in self.kern.goal_props:
-                            try:
-                                self.ev.holds(props[i], st)
-                            except ModelRuntimeError as err:
-                                self._raise(err, lambda: to_state(j))
-                    return None
-                events.append((key(j, _GOAL_ERROR), 0, goal_error, cut(j)))
+            undefined(res, self.kern.goal_props, lambda: self.open_goals, _GOAL_ERROR)
             for i, (v, u) in zip(self.kern.goal_props, res):
                 p = props[i]
                 if p not in self.open_goals:
