@@ -59,7 +59,7 @@ class ApiServerCore(Etcd):
         next sees in its cache, whatever the answer was, so no reader tells one answer from another."""
         req = s.kubelet_requests[node]
         require(req.verb == verb)
-        handler(s, req)
+        handler(s, node, req)
         s.kubelet_requests[node] = NO_REQUEST
 
     @step_invariant
@@ -134,15 +134,22 @@ class PodStatusApi(ApiServerCore):
 
     component = "apiserver"
 
-    def _set_pod_phase(self, s: Any, req: Any) -> Any:
-        """Update a pod's phase if it is still what the client saw (optimistic concurrency)."""
-        ok = s.etcd_pod_phase[req.pod] == req.seen
+    def kubelets_pod(self, s: Any, node: Any, req: Any) -> Any:
+        """The pod a kubelet writes is still the one it ran: a kubelet's writes carry the pod's UID as a
+        precondition, and the model tells a pod from a later one in the same slot by its binding (a later pod
+        is unbound or bound elsewhere; one bound to the same node again is one the kubelet may run)."""
+        return s.etcd_pod_node[req.pod] == node
+
+    def _set_pod_phase(self, s: Any, node: Any, req: Any) -> Any:
+        """Update a pod's phase if it is still the kubelet's pod, in the phase the kubelet saw (optimistic
+        concurrency)."""
+        ok = self.kubelets_pod(s, node, req) & (s.etcd_pod_phase[req.pod] == req.seen)
         s.etcd_pod_phase[req.pod] = when(ok, req.phase, s.etcd_pod_phase[req.pod])
         return when(ok, Response.OK, Response.CONFLICT)
 
-    def _remove_pod(self, s: Any, req: Any) -> Any:
-        """Remove a terminated pod's object, freeing its slot."""
-        ok = s.etcd_pod_phase[req.pod] == PodPhase.TERMINATING
+    def _remove_pod(self, s: Any, node: Any, req: Any) -> Any:
+        """Remove the kubelet's terminated pod's object, freeing its slot."""
+        ok = self.kubelets_pod(s, node, req) & (s.etcd_pod_phase[req.pod] == PodPhase.TERMINATING)
         s.etcd_pod_phase[req.pod] = when(ok, PodPhase.ABSENT, s.etcd_pod_phase[req.pod])
         s.etcd_pod_node[req.pod] = when(ok, NONE, s.etcd_pod_node[req.pod])
         return when(ok, Response.OK, Response.CONFLICT)

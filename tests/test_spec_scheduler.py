@@ -214,7 +214,7 @@ class ApiServerIgnoresResourceVersion(SchedulingModel):
 
     @action(node=Nodes)
     def apiserver_update_pod_status(self, s, node):
-        def update(s, req):
+        def update(s, node, req):
             s.etcd_pod_phase[req.pod] = req.phase
             return Response.OK
         self._serve_kubelet(s, node, Verb.SET_POD_PHASE, update)

@@ -167,12 +167,12 @@ class OwnedPodApi(ReplicaSetStore, PodCreateApi, PodDeleteApi):
         s.etcd_pod_owner[req.pod] = when(gone, NONE, s.etcd_pod_owner[req.pod])
         return super()._delete_pod(s, req)
 
-    def _remove_pod(self, s, req):
+    def _remove_pod(self, s, node, req):
         """Remove a terminated pod (its kubelet confirmed), and with it its owner reference; in models that include
         the kubelets' status API (``PodStatusApi``)."""
-        gone = s.etcd_pod_phase[req.pod] == PodPhase.TERMINATING
+        gone = self.kubelets_pod(s, node, req) & (s.etcd_pod_phase[req.pod] == PodPhase.TERMINATING)
         s.etcd_pod_owner[req.pod] = when(gone, NONE, s.etcd_pod_owner[req.pod])
-        return super()._remove_pod(s, req)
+        return super()._remove_pod(s, node, req)
 
 
 class ReplicaSetApiCore(ReplicaSetStore, ApiServerCore):
