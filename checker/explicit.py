@@ -98,6 +98,11 @@ class PropertyPlan:
     def close(self, complete: bool, coverage: list[ActionCoverage]) -> None:
         """Decide what is still open once a run ends: only a complete run passes anything (and fails a goal it
         never reached), and it warns of actions that never fired."""
+        for c in coverage:
+            if c.woke:
+                self.warnings.append(f"action `{c.name}` fired {c.fired:,} times, but the model declares it dormant at "
+                                     f"this configuration ({c.dormant}): its `dormant_actions` is wrong; correct "
+                                     "it, or the budget it names.")
         if not complete:
             return
         for r in self.results.values():
@@ -107,9 +112,14 @@ class PropertyPlan:
                     r.verdict = "violated"
                     r.note = "no reachable state satisfies it"
         for c in coverage:
-            if c.fired == 0:
+            if c.fired == 0 and not c.dormant:
                 self.warnings.append(f"action `{c.name}` never fired: its guard is false in every reachable state "
                                      "(usually a spec bug).")
+
+
+def empty_coverage(ir: IR) -> list[ActionCoverage]:
+    """One row per action, nothing fired yet, with the model's reason for each action it declares dormant."""
+    return [ActionCoverage(a.name, a.component, a.kind, dormant=ir.dormant.get(a.name, "")) for a in ir.actions]
 
 
 def selected_properties(ir: IR, names: Sequence[str] | None) -> list[Property]:
@@ -143,7 +153,7 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
     invariants, goals, steps = plan.invariants, plan.goals, plan.steps
     check_deadlock, results, warnings = plan.check_deadlock, plan.results, plan.warnings
 
-    coverage = [ActionCoverage(a.name, a.component, a.kind) for a in ir.actions]
+    coverage = empty_coverage(ir)
     inst_component = [ir.actions[ai].component for ai, _ in instances]
     fired = [0] * len(instances)      # transitions per action instance
     found = [0] * len(instances)      # new states per action instance

@@ -115,6 +115,7 @@ class IR:
     source: str = ""                            # the file the model class lives in
     class_name: str = ""                        # the model class, so a trace can name ``source:class_name``
     symmetric: tuple[str, ...] = ()             # domains whose elements the model treats alike (by name)
+    dormant: dict[str, str] = field(default_factory=dict)  # action -> why this configuration never fires it
 
     def leaf(self, name: str) -> Leaf:
         for lf in self.leaves:

@@ -212,6 +212,22 @@ class Component:
     def component_name(cls) -> str:
         return cls.__dict__.get("component") or _snake(cls.__name__)
 
+    def dormant_actions(self) -> dict[str, str]:
+        """The actions this configuration gives no cause to fire, each with the reason (default: none).
+
+        A budget of 0 leaves the actions it pays for, and the ones that follow from them, with
+        nothing to do. Coverage lists them apart instead of flagging them as never fired, and
+        every run confirms the claim: a dormant action that fires is an error in the model.
+        A component adds its own to the ones of the components it is composed with::
+
+            def dormant_actions(self):
+                dormant = super().dormant_actions()
+                if self.lease_losses == 0:
+                    dormant["elector_step_down"] = "lease_losses = 0"
+                return dormant
+        """
+        return {}
+
 
 def _members(cls: type) -> list[tuple[str, Any, type]]:
     """(name, most-derived value, first defining class), in source order, base components first."""
@@ -902,13 +918,20 @@ def _build(model: Model) -> IR:
     if not actions:
         raise SpecError(f"{_class_line(cls)}: model `{name}` declares no actions; add at least one method "
                         "decorated with @action.")
+    dormant = model.dormant_actions()
+    # A name the model removed (``action_name = None``) is no error: a component may declare it dormant.
+    unknown = sorted(n for n in set(dormant) - {a.name for a in actions} if getattr(cls, n, 0) is not None)
+    if unknown:
+        raise SpecError(f"{_class_line(cls)}: `dormant_actions` of model `{name}` names `{unknown[0]}`, which is not "
+                        "one of its actions; name an action the model declares (see its coverage).")
     components: dict[str, tuple[str, ...] | None] = {}
     for klass in reversed(cls.__mro__):
         if isinstance(klass, type) and issubclass(klass, Component) and klass not in (Component, Model):
             components[klass.component_name()] = klass.__dict__.get("owns")
     return IR(name, dict(values), tuple(variables), tuple(leaves), width, init_choices, tuple(init_conditions),
               tuple(actions), tuple(properties), tuple(constraints), bool(getattr(cls, "check_deadlock", True)),
-              components, _class_file(cls), cls.__qualname__, _symmetric(cls, leaves, actions))
+              components, _class_file(cls), cls.__qualname__, _symmetric(cls, leaves, actions),
+              {a.name: dormant[a.name] for a in actions if a.name in dormant})
 
 
 def _symmetric(cls: type, leaves: list[Leaf], actions: list[Action]) -> tuple[str, ...]:

@@ -31,7 +31,8 @@ from .result import DEADLOCK, CheckResult, PropertyResult, Step, Trace
 from .types import ArrayType, Leaf, RecordType, Type
 
 __all__ = ["PLAIN_WIDTH", "STOPPED_TEXT", "Output", "is_tty", "render_result", "render_trace", "trace_table",
-           "step_label", "changes", "format_state", "summary_table", "verdict_table", "coverage_table", "final_line"]
+           "step_label", "changes", "format_state", "summary_table", "verdict_table", "coverage_table", "coverage_line",
+           "final_line"]
 
 PLAIN_WIDTH = 100_000
 """The width of plain (non-terminal) output: fixed, so that it does not depend on the environment,
@@ -251,7 +252,8 @@ def verdict_table(result: CheckResult) -> Table:
 
 
 def coverage_table(result: CheckResult) -> Table:
-    """Per action: kind, how often it fired, how many new states it found; flags actions that never fired."""
+    """Per action: kind, how often it fired, how many new states it found; flags actions that never fired, and
+    gives the model's reason for each it declares dormant."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("action")
     table.add_column("kind")
@@ -260,19 +262,40 @@ def coverage_table(result: CheckResult) -> Table:
     table.add_column("")
     for c in result.coverage:
         flag = Text("")
-        if c.fired == 0:
+        if c.woke:
+            flag = Text(f"fired, but declared dormant ({c.dormant})", style="bold red")
+        elif c.dormant:
+            flag = Text(f"dormant: {c.dormant}", style="dim")
+        elif c.fired == 0:
             flag = Text("never fired", style="bold red") if result.complete else \
                 Text("not fired yet", style="yellow")
         table.add_row(Text(c.name), Text(c.kind), Text(_num(c.fired)), Text(_num(c.new_states)), flag)
     return table
 
 
+def coverage_line(result: CheckResult) -> Text:
+    """One line under the coverage table: how many of the actions this configuration can fire did fire."""
+    live = [c for c in result.coverage if not c.dormant]
+    fired = sum(1 for c in live if c.fired)
+    dormant = len(result.coverage) - len(live)
+    woke = sum(1 for c in result.coverage if c.woke)
+    head = f"every action fired ({fired})" if fired == len(live) else f"{fired} of {len(live)} actions fired"
+    if dormant:
+        head += f"; {dormant} dormant at this configuration"
+        head += f", {woke} of which fired" if woke else ", none of which fired"
+    style = "" if fired == len(live) and not woke else "yellow"
+    return Text(head, style=style)
+
+
 def final_line(result: CheckResult) -> Text:
     """One line: what the exit code says."""
     bad = result.violated()
     unknown = [n for n, p in result.properties.items() if p.verdict == "unknown"]
+    woke = [c.name for c in result.coverage if c.woke]
     if bad:
         return Text(f"VIOLATED: {', '.join(bad)}", style="bold red")
+    if woke:
+        return Text(f"SPEC ERROR: declared dormant, yet fired: {', '.join(woke)}", style="bold red")
     if unknown:
         return Text(f"UNKNOWN: {len(unknown)} of {len(result.properties)} verdicts undecided "
                     f"(stopped by {result.stopped_by}); nothing was violated in what was explored",
@@ -295,6 +318,7 @@ def render_result(out: Output, result: CheckResult, ir: IR, source: str = "") ->
     out.print("")
     out.print(Text("Coverage", style="bold"))
     out.print(coverage_table(result))
+    out.print(coverage_line(result))
     for name, r in result.properties.items():
         if r.counterexample is None:
             continue

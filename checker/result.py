@@ -81,13 +81,22 @@ class PropertyResult:
 
 @dataclass
 class ActionCoverage:
-    """How often an action fired (transitions), and how many new states it found."""
+    """How often an action fired (transitions), and how many new states it found.
+
+    ``dormant`` is why the model says this configuration never fires it ("" when it says nothing).
+    """
 
     name: str
     component: str
     kind: str
     fired: int = 0
     new_states: int = 0
+    dormant: str = ""
+
+    @property
+    def woke(self) -> bool:
+        """The model declared this action dormant, yet it fired: the declaration is wrong."""
+        return bool(self.dormant) and self.fired > 0
 
 
 @dataclass
@@ -115,7 +124,8 @@ class CheckResult:
         return [n for n, p in self.properties.items() if p.verdict == "violated"]
 
     def exit_code(self) -> int:
-        """1 if a property is violated, 3 if none is but a verdict is unknown or not checked, else 0.
+        """1 if a property is violated; 2 if an action the model declared dormant fired (an error in the model);
+        3 if neither, but a verdict is unknown or not checked; else 0.
 
         A property this engine could not check is not a pass: the run exits 0 only when every
         property holds (or is proved).
@@ -123,6 +133,8 @@ class CheckResult:
         verdicts = {p.verdict for p in self.properties.values()}
         if "violated" in verdicts:
             return 1
+        if any(c.woke for c in self.coverage):
+            return 2
         if verdicts - {"holds", "proved"}:
             return 3
         return 0
@@ -150,7 +162,8 @@ class CheckResult:
             "seconds": round(self.seconds, 3),
             "bytes_per_state": self.extra.get("bytes_per_state"),
             "coverage": {c.name: {"component": c.component, "kind": c.kind, "fired": c.fired,
-                                  "new_states": c.new_states} for c in self.coverage},
+                                  "new_states": c.new_states, "dormant": c.dormant or None}
+                         for c in self.coverage},
             "properties": {n: p.to_json() for n, p in self.properties.items()},
             "warnings": list(self.warnings),
         }

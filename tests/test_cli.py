@@ -31,16 +31,19 @@ from kubecheck.registry import DEFAULT_MODEL, MODELS, build_model, load_model
 
 ANCHOR_KEYS = ("pods (default 3), nodes (default 2), max_failures (default 1), replicas (default 2)")
 
+def _covered(kind: str, fired: int, new_states: int) -> dict:
+    return {"component": "replica_set_anchor", "kind": kind, "fired": fired, "new_states": new_states, "dormant": None}
+
+
 ANCHOR_COVERAGE = {
-    "controller_create_pod": {"component": "replica_set_anchor", "kind": "system", "fired": 10380,
-                              "new_states": 1206},
-    "controller_delete_pod": {"component": "replica_set_anchor", "kind": "system", "fired": 1596, "new_states": 334},
-    "gc_remove_pod": {"component": "replica_set_anchor", "kind": "system", "fired": 9402, "new_states": 670},
-    "informer_sync": {"component": "replica_set_anchor", "kind": "system", "fired": 27153, "new_states": 689},
-    "scheduler_bind_pod": {"component": "replica_set_anchor", "kind": "system", "fired": 20880, "new_states": 6286},
-    "kubelet_start_pod": {"component": "replica_set_anchor", "kind": "system", "fired": 20880, "new_states": 10668},
-    "node_fail": {"component": "replica_set_anchor", "kind": "fault", "fired": 16896, "new_states": 2390},
-    "node_recover": {"component": "replica_set_anchor", "kind": "environment", "fired": 6680, "new_states": 4909},
+    "controller_create_pod": _covered("system", 10380, 1206),
+    "controller_delete_pod": _covered("system", 1596, 334),
+    "gc_remove_pod": _covered("system", 9402, 670),
+    "informer_sync": _covered("system", 27153, 689),
+    "scheduler_bind_pod": _covered("system", 20880, 6286),
+    "kubelet_start_pod": _covered("system", 20880, 10668),
+    "node_fail": _covered("fault", 16896, 2390),
+    "node_recover": _covered("environment", 6680, 4909),
 }
 
 COUNTER_SPEC = '''\
@@ -263,8 +266,10 @@ def test_user_spec_file_is_checked_like_a_shipped_model(capsys: pytest.CaptureFi
     assert data == {
         "model": "counter", "config": {"limit": 3}, "engine": "vector", "symmetry": None, "stopped_by": "complete",
         "distinct_states": 4, "total_states": 5, "depth": 4, "bytes_per_state": 262150.5,  # a table's fixed size over 4 states
-        "coverage": {"worker_increment": {"component": "counter", "kind": "system", "fired": 3, "new_states": 3},
-                     "worker_reset": {"component": "counter", "kind": "system", "fired": 1, "new_states": 0}},
+        "coverage": {"worker_increment": {"component": "counter", "kind": "system", "fired": 3, "new_states": 3,
+                                          "dormant": None},
+                     "worker_reset": {"component": "counter", "kind": "system", "fired": 1, "new_states": 0,
+                                      "dormant": None}},
         "properties": {"bounded": {"verdict": "holds", "counterexample": None},
                        "reaches_limit": {"verdict": "holds", "counterexample": None},
                        "deadlock_free": {"verdict": "holds", "counterexample": None}},
@@ -294,6 +299,7 @@ action             kind     fired   new states
 ─────────────────────────────────────────────────
 worker_increment   system       3            3
 worker_reset       system       1            0
+every action fired (2)
 
 Properties
 property        kind        verdict   note
@@ -481,6 +487,7 @@ scheduler_bind_pod      system        20,880        6,286
 kubelet_start_pod       system        20,880       10,668
 node_fail               fault         16,896        2,390
 node_recover            environment    6,680        4,909
+every action fired (8)
 
 {ANCHOR_COUNTEREXAMPLE}
 Properties
@@ -493,6 +500,63 @@ deadlock_free       deadlock    holds
 
 VIOLATED: no_over_provision
 """
+
+
+# A counter whose resets have a budget: at 0 the reset is dormant, and the spec says so.
+BUDGETED_RESET = COUNTER_SPEC.replace(
+    "    n = Var(Int(0, limit), init=0)          # the counter's value\n",
+    "    resets = Constant(0, \"budget of resets\", min=0)\n"
+    "    n = Var(Int(0, limit), init=0)          # the counter's value\n"
+    "    done = Var(Int(0, resets), init=0)      # resets so far\n").replace(
+    "        require(s.n == self.limit)\n        s.n = 0\n",
+    "        require(s.n == self.limit)\n        require(s.done < self.resets)\n"
+    "        s.n = 0\n        s.done = s.done + 1\n").replace(
+    "    @always\n",
+    "    def dormant_actions(self):\n"
+    "        return {\"worker_reset\": \"resets = 0\"} if self.resets == 0 else {}\n\n"
+    "    @always\n", 1)
+
+
+def test_report_lists_dormant_actions_apart_and_confirms_them(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    write_spec(tmp_path, monkeypatch, "counter.py", BUDGETED_RESET)
+    code, out, err = run(capsys, "check", "counter.py:Counter", "--no-deadlock")
+    assert (code, err) == (0, "")
+    lines = out.split("\n")
+    assert "worker_reset       system       0            0   dormant: resets = 0" in lines
+    assert "every action fired (1); 1 dormant at this configuration, none of which fired" in lines
+    assert "warning" not in out
+    # Raise the budget and the reset is live again, and fires.
+    code, out, err = run(capsys, "check", "counter.py:Counter", "--config", "resets=1", "--no-deadlock")
+    assert (code, err) == (0, "")
+    assert "every action fired (2)" in out.split("\n")
+
+
+def test_a_dormant_action_that_fires_is_an_error_in_the_spec(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    wrong = BUDGETED_RESET.replace('{"worker_reset": "resets = 0"}', '{"worker_increment": "resets = 0"}')
+    write_spec(tmp_path, monkeypatch, "counter.py", wrong)
+    code, out, err = run(capsys, "check", "counter.py:Counter", "--no-deadlock")
+    assert (code, err) == (2, "")
+    lines = out.split("\n")
+    assert "worker_increment   system       3            3   fired, but declared dormant (resets = 0)" in lines
+    assert lines[-5:] == [
+        "warning: action `worker_increment` fired 3 times, but the model declares it dormant at this configuration "
+        "(resets = 0): its `dormant_actions` is wrong; correct it, or the budget it names.",
+        "warning: action `worker_reset` never fired: its guard is false in every reachable state (usually a spec bug).",
+        "",
+        "SPEC ERROR: declared dormant, yet fired: worker_increment",
+        "",
+    ]
+
+
+def test_a_dormant_action_the_model_lacks_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    write_spec(tmp_path, monkeypatch, "counter.py", BUDGETED_RESET.replace('{"worker_reset"', '{"worker_rest"'))
+    code, out, err = run(capsys, "check", "counter.py:Counter")
+    assert (code, out) == (2, "")
+    assert err == ("kubecheck: error: counter.py:5: `dormant_actions` of model `counter` names `worker_rest`, which is "
+                   "not one of its actions; name an action the model declares (see its coverage).\n")
 
 
 def test_report_flags_actions_that_never_fired_and_prints_warnings(capsys: pytest.CaptureFixture[str]) -> None:

@@ -33,6 +33,8 @@ def summary(result: CheckResult, checker: Checker) -> dict[str, Any]:
         "counterexamples": {n: p.counterexample.labels(ir) for n, p in result.properties.items()
                             if p.counterexample is not None},
         "coverage": [(c.name, c.fired, c.new_states) for c in result.coverage],
+        "dormant": {c.name: c.dormant for c in result.coverage if c.dormant},
+        "woke": [c.name for c in result.coverage if c.woke],
         "warnings": list(result.warnings),
         "exit_code": result.exit_code(),
     }

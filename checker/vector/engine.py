@@ -38,9 +38,9 @@ import numpy as np
 
 from ..errors import ModelRuntimeError
 from ..evaluate import Evaluator
-from ..explicit import EvaluatorSuccessors, Options, Progress, PropertyPlan
+from ..explicit import EvaluatorSuccessors, Options, Progress, PropertyPlan, empty_coverage
 from ..ir import IR, Property
-from ..result import DEADLOCK, ActionCoverage, CheckResult, PropertyResult, Trace
+from ..result import DEADLOCK, CheckResult, PropertyResult, Trace
 from .compile import CompiledModel, compile_model
 from .store import StateStore
 from .visited import FingerprintSet
@@ -172,7 +172,7 @@ class _Search:
             stopped = "interrupted"
         self._close_level()
         seconds = time.perf_counter() - self.t0
-        coverage = [ActionCoverage(a.name, a.component, a.kind) for a in self.ir.actions]
+        coverage = empty_coverage(self.ir)
         for k, (ai, _) in enumerate(self.instances):
             coverage[ai].fired += int(self.fired[k])
             coverage[ai].new_states += int(self.found[k])
