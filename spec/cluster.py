@@ -40,6 +40,12 @@ What the composition adds to the component models:
   here because no kubelet is partitioned and heartbeats are on time; the node lifecycle
   model shows it failing under a partition.
 - The Deployment's pods stay within ``replicas + max_surge`` (``pods_within_surge``).
+- Kubelets relist after a partition heals, as in the node lifecycle model; a crashed
+  node's kubelet never does. Pods never name their node (``pinned_pods`` must be 0): the
+  Deployment's one template names none.
+- Coverage: the actions a budget or setting left at 0 gives no cause to fire are declared
+  dormant (``dormant_actions``, 24 at the default, each with its setting); the other 39
+  all fire at the default, and every run confirms that no dormant one does.
 
 The properties the components declare hold here too: single-writer etcd, no lost update,
 one leader, the scheduler's filters, where pods run, and what the node lifecycle
@@ -59,8 +65,8 @@ with the node crash.
 
 from __future__ import annotations
 
-from kubecheck import (Constant, Model, all_of, always, any_of, count, eventually_always, sometimes, step_invariant,
-                       when)
+from kubecheck import (ConfigError, Constant, Model, all_of, always, any_of, count, eventually_always, sometimes,
+                       step_invariant, when)
 
 from .controllers.deployment import DeploymentController, DeploymentUser
 from .controllers.endpoints import EndpointsController, ServiceUser
@@ -95,7 +101,7 @@ class ClusterModel(Faults, NodeLeaseClock, NodeLifecycleController, KubeletHeart
     pod_slots = Constant(3, "pod slots: the replicas, and a replacement for a pod lost with its node", min=1)
     node_cpu = Constant(2, "CPU each node can allocate (status.allocatable.cpu)", min=0)
     tainted_nodes = Constant(0, "nodes, the first ones, with a NoSchedule taint", min=0)
-    pinned_pods = Constant(0, "pod slots, the last ones, whose pods name their node (spec.nodeName)", min=0)
+    pinned_pods = Constant(0, "must be 0: the Deployment's pod template names no node (spec.nodeName)", min=0)
     image_updates = Constant(0, "budget of image updates users make (each a new pod template)", min=0)
     user_scales = Constant(0, "budget of scales users make (kubectl scale)", min=0)
     image_pull_failures = Constant(0, "budget of image pulls that fail", min=0)
@@ -106,8 +112,6 @@ class ClusterModel(Faults, NodeLeaseClock, NodeLifecycleController, KubeletHeart
     # The leader's work is the four controllers' actions, gated below, not an abstract act.
     leader_act = None
     acts_only_while_holding_lease = None
-    # Kubelets' watches do not drop here (the scheduling model checks their relist).
-    informer_relist_kubelet = None
 
     # The endpoints controller reads kube-controller-manager's shared pod informer, as the
     # ReplicaSet and Deployment controllers do, rather than a cache of its own.
@@ -143,6 +147,62 @@ class ClusterModel(Faults, NodeLeaseClock, NodeLifecycleController, KubeletHeart
         if component in LEADER_GATED:
             return s.leading[CM].any()
         return None
+
+    def validate_config(self):
+        super().validate_config()
+        if self.pinned_pods:
+            raise ConfigError(f"pinned_pods ({self.pinned_pods}) must be 0 in the cluster: its pods come from the "
+                              "Deployment's one template, which names no node; the scheduling and node-lifecycle "
+                              "models check pods that name their node.")
+
+    def dormant_actions(self):
+        """The actions that only a budget or a setting left at 0 gives cause to fire (23 at the default), each
+        with that setting; every run confirms the list (docs/model.md, "Dormant actions")."""
+        c = self.config
+        rollout = c["user_scales"] + c["image_updates"]
+        comeback = c["kubelet_partitions"] + c["late_heartbeats"]     # a NotReady node that is Ready again
+        cpu_per_node = c["node_cpu"] // c["pod_cpu"]
+        plain_pods = not (c["tainted_nodes"] or c["affinity_nodes"] or c["anti_affinity"])
+        room_for_all = plain_pods and c["replicas"] <= cpu_per_node * (c["nodes"] - c["node_crashes"])
+        why = [
+            (c["lease_losses"], "lease_losses = 0", ["elector_step_down"]),
+            (c["user_scales"], "user_scales = 0", ["user_scale_deployment"]),
+            # Without a new pod template there is no old ReplicaSet.
+            (c["image_updates"], "image_updates = 0",
+             ["user_update_image", "deployment_controller_scale_down_old_replicaset",
+              "deployment_controller_delete_old_replicaset", "apiserver_delete_replicaset"]),
+            # The Deployment keeps its size, so no pod is deleted, and a Binding is refused only for a deleted pod.
+            (rollout, "user_scales = image_updates = 0",
+             ["apiserver_update_deployment", "deployment_controller_scale_new_replicaset",
+              "apiserver_update_replicaset", "replicaset_controller_delete_pod", "apiserver_delete_pod",
+              "scheduler_forget_pod"]),
+            # Only a partition breaks the watch of a kubelet that lives on.
+            (c["kubelet_partitions"], "kubelet_partitions = 0", ["informer_relist_kubelet"]),
+            (c["node_crashes"] + comeback, "node_crashes = kubelet_partitions = late_heartbeats = 0",
+             ["clock_expire_node_lease", "node_lifecycle_controller_mark_not_ready", "apiserver_mark_node_not_ready",
+              "node_lifecycle_controller_taint_node", "apiserver_taint_node", "node_lifecycle_controller_evict_pod",
+              "apiserver_evict_pod"]),
+            # Only a crash makes a node NotReady, and for good.
+            (comeback, "kubelet_partitions = late_heartbeats = 0",
+             ["kubelet_send_heartbeat", "apiserver_store_heartbeat", "node_lifecycle_controller_untaint_node",
+              "apiserver_untaint_node"]),
+            # Pods end only by eviction from a crashed node, whose kubelet never stops them.
+            (rollout + comeback, "user_scales = image_updates = kubelet_partitions = late_heartbeats = 0",
+             ["kubelet_stop_pod", "apiserver_remove_pod"]),
+            # A burst of creations stops early only when no slot is free, and with no pod ending or failing every
+            # slot a pod holds counts toward the replicas, which the slots can hold.
+            (rollout + comeback + c["node_crashes"] + c["image_pull_failures"],
+             "no budget or setting ends or fails a pod", ["replicaset_controller_end_burst"]),
+            # The live pods are at most the replicas, and the nodes no crash takes have room for them all.
+            (not room_for_all or rollout + comeback, "the replicas fit on the nodes no crash takes",
+             ["scheduler_mark_unschedulable"]),
+            # Kubelet admission refuses only a pod that skipped the scheduler: the scheduler's cache shows every pod
+            # a kubelet runs until its removal, so the scheduler places a pod only where the kubelet has room.
+            (False, "every pod passes the scheduler (pinned_pods = 0)", ["kubelet_reject_pod"]),
+        ]
+        dormant = super().dormant_actions()
+        dormant.update((action, reason) for wakes, reason, actions in why if not wakes for action in actions)
+        return dormant
 
     # ---- what the cluster shows ----
 

@@ -31,6 +31,12 @@ class Faults(PodInformer):
 
     watch_drops = Var(Int(0, watch_disconnects), init=0)    # watches dropped so far
 
+    def dormant_actions(self):
+        dormant = super().dormant_actions()
+        if self.watch_disconnects == 0:
+            dormant["fault_drop_watch"] = "watch_disconnects = 0"
+        return dormant
+
     @action(client=Client, kind="fault")
     def fault_drop_watch(self, s, client):
         """A client's watch connection breaks (a network error, or 410 Gone), and its informer lists every pod again and
@@ -47,6 +53,12 @@ class KubeletWatchFaults(Faults, KubeletInformer):
 
     component = "faults"
     owns = ("cache_pod_phase", "cache_pod_node", "kubelet_watching", "watch_drops")
+
+    def dormant_actions(self):
+        dormant = super().dormant_actions()
+        if self.watch_disconnects == 0:
+            dormant["fault_drop_kubelet_watch"] = "watch_disconnects = 0"
+        return dormant
 
     @action(node=ClusterObjects.Nodes, kind="fault")
     def fault_drop_kubelet_watch(self, s, node):

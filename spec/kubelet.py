@@ -28,19 +28,22 @@ Left out, and why that is sound:
   where it runs.
 - Memory and other resources. CPU stands for all of them: each is checked the same way.
 - Graceful termination periods. Stopping is one step: a longer wait only delays removal.
-- UIDs. The kubelet tells a new pod under an old name from the old one because the old
-  one's removal went through it: the API server removes a bound pod only when its
-  kubelet confirms, Failed pods included (Kubernetes deletes a Failed pod at once, and a
-  real kubelet tells the pods apart by UID).
+- UIDs. A pod slot's next pod reuses its name; the kubelet tells it from the old one
+  because the old one's removal went through it: the API server removes a bound pod
+  only when its kubelet confirms, Failed pods included (Kubernetes deletes a Failed pod
+  at once, and a real kubelet tells the pods apart by UID), and the confirmation reaches
+  the kubelet's cache in the same step, so the kubelet never confirms twice. A kubelet's
+  writes apply only to a pod still bound to its node, as the UID precondition would
+  have them.
 """
 
 from __future__ import annotations
 
-from kubecheck import Array, Set, Var, action, all_of, always, count, require
+from kubecheck import Array, Set, Var, action, all_of, always, count, require, when
 
 from .apiserver import PodStatusApi
 from .informer import KubeletInformer
-from .objects import NO_REQUEST, ClusterObjects, PodPhase, Verb
+from .objects import NO_REQUEST, ClusterObjects, PodPhase, Response, Verb
 from .runtime import ContainerRuntime
 from .scheduler import Placement
 
@@ -76,6 +79,25 @@ class Kubelet(KubeletInformer, PodStatusApi, ContainerRuntime, Placement):
         """Send the pod's new phase, conditional on its still being Pending."""
         s.kubelet_requests[node] = dict(NO_REQUEST, verb=Verb.SET_POD_PHASE, pod=pod, phase=phase,
                                         seen=PodPhase.PENDING)
+
+    def dormant_actions(self):
+        dormant = super().dormant_actions()
+        if self.image_pull_failures == 0:
+            dormant["kubelet_fail_image_pull"] = "image_pull_failures = 0"
+        return dormant
+
+    def _remove_pod(self, s, node, req):
+        """Remove the kubelet's terminated pod, and deliver the deletion to the kubelet's cache in the same step.
+
+        The delivery moves right (Lipton): until it comes, the kubelet can only confirm the removal again, which the
+        pod's UID precondition would refuse, and no other component reads the kubelet's cache. Without the merge the
+        repeated confirmation, sent for a name the slot's next pod may carry by the time it arrives, would remove
+        that pod instead."""
+        response = super()._remove_pod(s, node, req)
+        removed = response == Response.OK
+        s.kubelet_cache_pod_phase[node][req.pod] = when(removed, PodPhase.ABSENT,
+                                                        s.kubelet_cache_pod_phase[node][req.pod])
+        return response
 
     # ---- actions ----
 

@@ -31,7 +31,7 @@ The default configuration has 2 nodes and 2 pod slots; node affinity allows node
 and the second slot's pod names its node, so kubelet admission refuses it on node2. Users
 create one pod and delete one; one node may crash, one kubelet be partitioned, and one
 image pull fail; healthy kubelets' heartbeats are on time (``late_heartbeats=0``). It has
-241,429 distinct states (1,024,969 generated, 36 levels, under a second on the default
+189,349 distinct states (797,089 generated, 34 levels, under a second on the default
 engine). Every action fires, every safety property holds, and each fails, with a pinned
 shortest counterexample, when one guard is removed. Users create one pod because pods
 carry no UID: after an eviction a second creation may reuse the name, and a kubelet's

@@ -8,9 +8,12 @@ guard is removed.
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from kubecheck import action, always, require
+from kubecheck.result import CheckResult
 from kubecheck.spec.cluster import ClusterModel
 from kubecheck.spec.controllers.node import NodeLeaseAge
 from test_examples import counts, run_both, shortest_counterexample, summary
@@ -47,6 +50,92 @@ def test_the_default_configuration_with_symmetry():
     s = summary(checker.run(), checker)
     assert counts(s) == ("complete", 2_705_977, 17_171_277, 71)
     assert s["verdicts"] == ALL_HOLD
+    # Coverage: every action fired but the ones the configuration leaves dormant, and none of those.
+    assert s["dormant"] == DEFAULT_DORMANT
+    assert [name for name, fired, _ in s["coverage"] if fired == 0] == list(DEFAULT_DORMANT)
+    assert s["woke"] == []
+
+
+# What the default configuration gives no cause to fire, in action order, and the setting that would.
+ROLLOUT = "user_scales = image_updates = 0"
+COMEBACK = "kubelet_partitions = late_heartbeats = 0"
+DEFAULT_DORMANT = {
+    "elector_step_down": "lease_losses = 0",
+    "apiserver_remove_pod": "user_scales = image_updates = kubelet_partitions = late_heartbeats = 0",
+    "apiserver_delete_pod": ROLLOUT,
+    "apiserver_delete_replicaset": "image_updates = 0",
+    "apiserver_update_replicaset": ROLLOUT,
+    "replicaset_controller_delete_pod": ROLLOUT,
+    "deployment_controller_scale_new_replicaset": ROLLOUT,
+    "deployment_controller_scale_down_old_replicaset": "image_updates = 0",
+    "deployment_controller_delete_old_replicaset": "image_updates = 0",
+    "apiserver_update_deployment": ROLLOUT,
+    "user_scale_deployment": "user_scales = 0",
+    "user_update_image": "image_updates = 0",
+    "scheduler_forget_pod": ROLLOUT,
+    "scheduler_mark_unschedulable": "the replicas fit on the nodes no crash takes",
+    "apiserver_store_heartbeat": COMEBACK,
+    "apiserver_untaint_node": COMEBACK,
+    "informer_relist_kubelet": "kubelet_partitions = 0",
+    "kubelet_reject_pod": "every pod passes the scheduler (pinned_pods = 0)",
+    "kubelet_fail_image_pull": "image_pull_failures = 0",
+    "kubelet_stop_pod": "user_scales = image_updates = kubelet_partitions = late_heartbeats = 0",
+    "fault_partition_kubelet": "kubelet_partitions = 0",
+    "network_heal_partition": "kubelet_partitions = 0",
+    "kubelet_send_heartbeat": COMEBACK,
+    "node_lifecycle_controller_untaint_node": COMEBACK,
+}
+
+
+def test_the_default_configuration_declares_what_it_leaves_dormant():
+    model = ClusterModel()
+    assert model.ir.dormant == DEFAULT_DORMANT
+    assert len(model.ir.actions) - len(DEFAULT_DORMANT) == 39
+
+
+# Each budget or setting, raised from the small configuration, wakes the actions it pays for: the counts, the
+# actions still unfired (live, but not reached at this size), and the violations (a partitioned or late kubelet
+# runs its pods on a NotReady node; one replica in one slot has no room to be replaced).
+WAKES = [
+    ({}, (1_322, 3_979, 29), [], ["replacement_serves_after_a_crash"]),
+    ({"lease_losses": 1}, (12_696, 52_457, 34), [], ["replacement_serves_after_a_crash"]),
+    ({"watch_disconnects": 1}, (2_246, 7_633, 29), [], ["replacement_serves_after_a_crash"]),
+    ({"user_scales": 1}, (20_372, 82_473, 47), ["replicaset_controller_end_burst", "scheduler_mark_unschedulable"],
+     ["replacement_serves_after_a_crash"]),
+    ({"image_updates": 1, "pod_slots": 2, "replicaset_slots": 2}, (1_144_608, 5_866_209, 67),
+     ["replicaset_controller_end_burst", "deployment_controller_scale_new_replicaset", "scheduler_mark_unschedulable"],
+     ["replacement_serves_after_a_crash"]),
+    ({"image_pull_failures": 1}, (1_962, 5_971, 29), [], ["replacement_serves_after_a_crash"]),
+    ({"kubelet_partitions": 1}, (277_816, 1_358_503, 70), ["scheduler_mark_unschedulable"],
+     ["running_pods_on_ready_nodes", "replacement_serves_after_a_crash"]),
+    ({"late_heartbeats": 1}, (185_012, 879_687, 68), ["scheduler_mark_unschedulable"],
+     ["running_pods_on_ready_nodes", "replacement_serves_after_a_crash"]),
+    ({"node_crashes": 1}, (18_682, 68_455, 43), [], []),
+    ({"replicas": 2, "pod_slots": 3, "node_cpu": 1, "node_crashes": 1}, (3_135_254, 16_096_059, 61),
+     ["replicaset_controller_end_burst"], ["replacement_serves_after_a_crash"]),
+]
+
+
+@functools.cache
+def wake(index: int) -> CheckResult:
+    """The run of the WAKES configuration at ``index`` (each runs once, whichever test asks first)."""
+    return ClusterModel(**dict(SMALL, **WAKES[index][0])).checker().run()
+
+
+@pytest.mark.parametrize("index", range(len(WAKES)), ids=[str(w[0]) for w in WAKES])
+def test_a_budget_wakes_the_actions_it_pays_for(index):
+    _, sizes, unfired, violated = WAKES[index]
+    result = wake(index)
+    assert (result.stopped_by, result.distinct_states, result.total_states, result.depth) == ("complete",) + sizes
+    assert [c.name for c in result.coverage if not c.dormant and c.fired == 0] == unfired
+    assert [c.name for c in result.coverage if c.woke] == []
+    assert result.violated() == violated
+
+
+def test_every_action_dormant_by_default_fires_in_some_configuration():
+    fired = {c.name for index in range(len(WAKES)) for c in wake(index).coverage if c.fired}
+    # Kubelet admission has nothing to refuse in the cluster: its pods all pass the scheduler.
+    assert set(DEFAULT_DORMANT) - fired == {"kubelet_reject_pod"}
 
 
 def test_one_replica_without_faults_on_both_engines():

@@ -480,6 +480,16 @@ class ReplicaSetModel(Faults, ReplicaSetUser, ExpectationExpiry, Model):
 
     pod_slots = Constant(3, "pod slots: pods that can exist at once", min=1)
 
+    def dormant_actions(self):
+        dormant = super().dormant_actions()
+        if self.expectation_timeouts == 0:
+            dormant["replicaset_controller_expectations_expire"] = "expectation_timeouts = 0"
+        # Deleted pods leave at once here (no kubelet holds them), so every slot a pod holds counts toward the
+        # replicas, and a burst of creations always finds a free slot.
+        if self.pod_slots > self.replicas:
+            dormant["replicaset_controller_end_burst"] = "pod_slots > replicas, and deleted pods leave at once"
+        return dormant
+
     @always
     def replicas_within_bounds(self, s):
         """Never more active pods than the most replicas asked for: expectations stop a stale cache over-creating."""
