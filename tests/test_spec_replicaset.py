@@ -32,6 +32,23 @@ def test_default_configuration():
     # The reference evaluator agrees: tests/test_engines.py cross-checks this configuration.
 
 
+def test_dormant_actions_are_the_ones_an_expectation_timeout_wakes():
+    # Without expectation timeouts the controller never over-creates, so with a slot to spare a burst of
+    # creations never runs out of slots; the default fires every other action.
+    r = explore(ReplicaSetModel().ir)
+    assert {c.name: c.dormant for c in r.coverage if c.dormant} == {
+        "replicaset_controller_end_burst": "pod_slots > replicas, with expectation_timeouts = 0",
+        "replicaset_controller_expectations_expire": "expectation_timeouts = 0"}
+    assert [c.name for c in r.coverage if c.fired == 0] == ["replicaset_controller_end_burst",
+                                                            "replicaset_controller_expectations_expire"]
+    assert r.warnings == ["property `replicaset_converges` (eventually_always) is temporal; the state-space engines "
+                          "check safety properties only, so it was not checked."]
+    # One timeout wakes both: the expired expectation lets the controller fill every slot.
+    woken = explore(ReplicaSetModel(expectation_timeouts=1).ir)
+    assert (woken.stopped_by, woken.distinct_states) == ("complete", 10_564)
+    assert [c.name for c in woken.coverage if c.fired == 0 or c.dormant] == []
+
+
 # A sync plans two creates, and both reach the store before the controller's cache shows them.
 TWO_CREATED = [
     "replicaset_controller_sync(rs=rs1)",

@@ -484,10 +484,11 @@ class ReplicaSetModel(Faults, ReplicaSetUser, ExpectationExpiry, Model):
         dormant = super().dormant_actions()
         if self.expectation_timeouts == 0:
             dormant["replicaset_controller_expectations_expire"] = "expectation_timeouts = 0"
-        # Deleted pods leave at once here (no kubelet holds them), so every slot a pod holds counts toward the
-        # replicas, and a burst of creations always finds a free slot.
-        if self.pod_slots > self.replicas:
-            dormant["replicaset_controller_end_burst"] = "pod_slots > replicas, and deleted pods leave at once"
+        # Deleted pods leave at once here (no kubelet holds them) and expectations keep the active pods within the
+        # replicas, so a burst of creations always finds a free slot. An expired expectation lets the controller
+        # over-create, and fill the slots.
+        if self.pod_slots > self.replicas and self.expectation_timeouts == 0:
+            dormant["replicaset_controller_end_burst"] = "pod_slots > replicas, with expectation_timeouts = 0"
         return dormant
 
     @always
