@@ -156,7 +156,7 @@ class ClusterModel(Faults, NodeLeaseClock, NodeLifecycleController, KubeletHeart
                               "models check pods that name their node.")
 
     def dormant_actions(self):
-        """The actions that only a budget or a setting left at 0 gives cause to fire (23 at the default), each
+        """The actions that only a budget or a setting left at 0 gives cause to fire (24 at the default), each
         with that setting; every run confirms the list (docs/model.md, "Dormant actions")."""
         c = self.config
         rollout = c["user_scales"] + c["image_updates"]
