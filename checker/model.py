@@ -212,21 +212,31 @@ class Component:
     def component_name(cls) -> str:
         return cls.__dict__.get("component") or _snake(cls.__name__)
 
+    actions_paid_by: dict[str, tuple[str, ...]] = {}
+    """For each budget (a Constant's name), the actions of this component that only it pays for: at 0, they are
+    dormant (see ``dormant_actions``). For example ``{"lease_losses": ("elector_step_down",)}``."""
+
     def dormant_actions(self) -> dict[str, str]:
-        """The actions this configuration gives no cause to fire, each with the reason (default: none).
+        """The actions this configuration gives no cause to fire, each with the reason.
 
         A budget of 0 leaves the actions it pays for, and the ones that follow from them, with
         nothing to do. Coverage lists them apart instead of flagging them as never fired, and
         every run confirms the claim: a dormant action that fires is an error in the model.
-        A component adds its own to the ones of the components it is composed with::
+        By default, the actions that every component's ``actions_paid_by`` names under a
+        budget of 0. A model overrides this for what follows from several settings::
 
             def dormant_actions(self):
                 dormant = super().dormant_actions()
-                if self.lease_losses == 0:
-                    dormant["elector_step_down"] = "lease_losses = 0"
+                if self.user_scales == 0 and self.image_updates == 0:
+                    dormant["replicaset_controller_delete_pod"] = "user_scales = image_updates = 0"
                 return dormant
         """
-        return {}
+        dormant: dict[str, str] = {}
+        for klass in reversed(type(self).__mro__):
+            for budget, actions in klass.__dict__.get("actions_paid_by", {}).items():
+                if getattr(self, budget) == 0:
+                    dormant.update((action, f"{budget} = 0") for action in actions)
+        return dormant
 
 
 def _members(cls: type) -> list[tuple[str, Any, type]]:

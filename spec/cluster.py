@@ -165,11 +165,9 @@ class ClusterModel(Faults, NodeLeaseClock, NodeLifecycleController, KubeletHeart
         plain_pods = not (c["tainted_nodes"] or c["affinity_nodes"] or c["anti_affinity"])
         room_for_all = plain_pods and c["replicas"] <= cpu_per_node * (c["nodes"] - c["node_crashes"])
         why = [
-            (c["lease_losses"], "lease_losses = 0", ["elector_step_down"]),
-            (c["user_scales"], "user_scales = 0", ["user_scale_deployment"]),
             # Without a new pod template there is no old ReplicaSet.
             (c["image_updates"], "image_updates = 0",
-             ["user_update_image", "deployment_controller_scale_down_old_replicaset",
+             ["deployment_controller_scale_down_old_replicaset",
               "deployment_controller_delete_old_replicaset", "apiserver_delete_replicaset"]),
             # The Deployment keeps its size, so no pod is deleted, and a Binding is refused only for a deleted pod.
             (rollout, "user_scales = image_updates = 0",

@@ -31,11 +31,7 @@ class Faults(PodInformer):
 
     watch_drops = Var(Int(0, watch_disconnects), init=0)    # watches dropped so far
 
-    def dormant_actions(self):
-        dormant = super().dormant_actions()
-        if self.watch_disconnects == 0:
-            dormant["fault_drop_watch"] = "watch_disconnects = 0"
-        return dormant
+    actions_paid_by = {"watch_disconnects": ("fault_drop_watch",)}
 
     @action(client=Client, kind="fault")
     def fault_drop_watch(self, s, client):
@@ -54,11 +50,7 @@ class KubeletWatchFaults(Faults, KubeletInformer):
     component = "faults"
     owns = ("cache_pod_phase", "cache_pod_node", "kubelet_watching", "watch_drops")
 
-    def dormant_actions(self):
-        dormant = super().dormant_actions()
-        if self.watch_disconnects == 0:
-            dormant["fault_drop_kubelet_watch"] = "watch_disconnects = 0"
-        return dormant
+    actions_paid_by = {"watch_disconnects": ("fault_drop_kubelet_watch",)}
 
     @action(node=ClusterObjects.Nodes, kind="fault")
     def fault_drop_kubelet_watch(self, s, node):

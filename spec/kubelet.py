@@ -80,11 +80,7 @@ class Kubelet(KubeletInformer, PodStatusApi, ContainerRuntime, Placement):
         s.kubelet_requests[node] = dict(NO_REQUEST, verb=Verb.SET_POD_PHASE, pod=pod, phase=phase,
                                         seen=PodPhase.PENDING)
 
-    def dormant_actions(self):
-        dormant = super().dormant_actions()
-        if self.image_pull_failures == 0:
-            dormant["kubelet_fail_image_pull"] = "image_pull_failures = 0"
-        return dormant
+    actions_paid_by = {"image_pull_failures": ("kubelet_fail_image_pull",)}
 
     def _remove_pod(self, s, node, req):
         """Remove the kubelet's terminated pod, and deliver the deletion to the kubelet's cache in the same step.

@@ -296,6 +296,9 @@ class PromptLeaders(LeaderElection):
 
     fault_lose_renewal = None   # a lost renewal is the renew deadline passing, counted below
 
+    # A leader steps down only past its renew deadline, which here only a lost renewal passes.
+    actions_paid_by = {"lease_losses": ("elector_step_down",)}
+
     @action(role=Role, replica=Replicas, fairness="weak")
     def elector_request_lease(self, s, role, replica):
         """A replica that may hold the Lease (free, expired, or its own past the renew deadline) sends an update."""

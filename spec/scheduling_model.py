@@ -42,11 +42,8 @@ class SchedulingModel(KubeletWatchFaults, Users, Scheduler, Kubelet, Model):
     watchers = (Client.SCHEDULER,)
     kubelets_watch = True
 
-    def dormant_actions(self):
-        dormant = super().dormant_actions()
-        if self.watch_disconnects == 0:
-            dormant["informer_relist_kubelet"] = "watch_disconnects = 0"   # only a dropped watch breaks one here
-        return dormant
+    # Only a dropped watch breaks a kubelet's here.
+    actions_paid_by = {"watch_disconnects": ("informer_relist_kubelet",)}
 
     @sometimes
     def a_pod_runs(self, s):

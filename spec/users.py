@@ -44,14 +44,8 @@ class Users(PodCreateApi, PodDeleteApi, Placement):
     user_deleted = Var(Int(0, user_deletes), init=0)                # pods deleted so far
     user_posted_invalid = Var(Int(0, user_invalid_posts), init=0)   # malformed pods posted so far
 
-    def dormant_actions(self):
-        dormant = super().dormant_actions()
-        budgets = (("user_creates", ("user_create_pod", "user_create_pod_on_node")),
-                   ("user_invalid_posts", ("user_create_invalid_pod",)), ("user_deletes", ("user_delete_pod",)))
-        for budget, actions in budgets:
-            if getattr(self, budget) == 0:
-                dormant.update((action, f"{budget} = 0") for action in actions)
-        return dormant
+    actions_paid_by = {"user_creates": ("user_create_pod", "user_create_pod_on_node"),
+                       "user_invalid_posts": ("user_create_invalid_pod",), "user_deletes": ("user_delete_pod",)}
 
     def command(self, s, sent, budget, **request):
         """Send one kubectl command, if none is in flight and the budget counted by ``sent`` allows one more.

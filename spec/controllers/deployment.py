@@ -237,6 +237,8 @@ class DeploymentUser(DeploymentApi):
 
     user_scales = Constant(1, "budget of scales users make (kubectl scale)", min=0)
 
+    actions_paid_by = {"user_scales": ("user_scale_deployment",), "image_updates": ("user_update_image",)}
+
     user_scaled = Var(Int(0, user_scales), init=0)                                 # scales sent so far
     user_updated_image = Var(Int(0, DeploymentStore.image_updates), init=0)        # image updates sent so far
 

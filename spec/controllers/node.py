@@ -214,13 +214,8 @@ class NodeFaults(KubeletInformer, NodeApi, ContainerRuntime):
     partitions_so_far = Var(Int(0, kubelet_partitions), init=0)          # kubelet partitions so far
     late_heartbeats_so_far = Var(Int(0, late_heartbeats), init=0)        # late heartbeats so far
 
-    def dormant_actions(self):
-        dormant = super().dormant_actions()
-        if self.node_crashes == 0:
-            dormant["fault_crash_node"] = "node_crashes = 0"
-        if self.kubelet_partitions == 0:
-            dormant["fault_partition_kubelet"] = dormant["network_heal_partition"] = "kubelet_partitions = 0"
-        return dormant
+    actions_paid_by = {"node_crashes": ("fault_crash_node",),
+                       "kubelet_partitions": ("fault_partition_kubelet", "network_heal_partition")}
 
     def kubelet_alive(self, s, node):
         """The node runs, and so does its kubelet."""

@@ -430,6 +430,8 @@ class ExpectationExpiry(ReplicaSetController):
 
     rsc_expiries = Var(Int(0, expectation_timeouts), init=0)           # expectation expiries so far
 
+    actions_paid_by = {"expectation_timeouts": ("replicaset_controller_expectations_expire",)}
+
     @action(rs=ReplicaSets, kind="fault")
     def replicaset_controller_expectations_expire(self, s, rs):
         """A ReplicaSet's expectations not met within their TTL are dropped, so a lost event cannot block it."""
@@ -482,8 +484,6 @@ class ReplicaSetModel(Faults, ReplicaSetUser, ExpectationExpiry, Model):
 
     def dormant_actions(self):
         dormant = super().dormant_actions()
-        if self.expectation_timeouts == 0:
-            dormant["replicaset_controller_expectations_expire"] = "expectation_timeouts = 0"
         # Deleted pods leave at once here (no kubelet holds them) and expectations keep the active pods within the
         # replicas, so a burst of creations always finds a free slot. An expired expectation lets the controller
         # over-create, and fill the slots.
