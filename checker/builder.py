@@ -83,6 +83,13 @@ class Checker:
         an element of such a domain."""
         return self._with(symmetry=on)
 
+    def device(self, name: str) -> "Checker":
+        """Where the vectorized engine runs its kernels: ``"cpu"`` (numpy, the default) or ``"cuda"`` (the
+        first GPU, through CuPy). Refused in one sentence, before anything is compiled, when CuPy or a
+        GPU is missing."""
+        from .vector.device import device
+        return self._with(device=device(name))
+
     def progress(self, fn: ProgressFn | None) -> "Checker":
         """Call ``fn(Progress)`` about once a second while exploring."""
         return dataclasses.replace(self, progress_fn=fn)
@@ -91,6 +98,9 @@ class Checker:
         """Explore and return what was found."""
         ir = self.model.ir
         if self.engine_name == "explicit":
+            if self.options.device is not None:
+                raise ConfigError(f"--device {self.options.device.name} runs the vectorized engine's kernels; "
+                                  "the explicit engine runs on the CPU only: use --engine vector or auto.")
             return explore(ir, self.options, self.progress_fn)
         from .vector import VectorUnsupported
         from .vector import explore as explore_vectorized
@@ -99,9 +109,10 @@ class Checker:
         except VectorUnsupported as err:
             if self.engine_name == "vector":
                 raise
-            result = explore(ir, self.options, self.progress_fn)
+            result = explore(ir, dataclasses.replace(self.options, device=None), self.progress_fn)
+            on = "" if self.options.device is None else ", on the CPU"
             result.warnings.insert(0, f"the vectorized engine does not compile this model ({err}); the explicit "
-                                      "engine explored it instead.")
+                                      f"engine explored it instead{on}.")
             return result
 
 

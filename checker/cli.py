@@ -38,6 +38,7 @@ from .model import Model
 from .progress import ProgressReporter
 from .registry import DEFAULT_MODEL, MODELS, build_model, load_model, show_config_value
 from .report import Output, render_result, render_trace
+from .vector.device import DEVICES
 
 __all__ = ["main", "build_parser", "EXIT_INTERRUPTED", "EXIT_BROKEN_PIPE"]
 
@@ -103,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-deadlock", action="store_true", help="do not check for deadlocks")
     p.add_argument("--symmetry", action="store_true",
                    help="store one state per orbit of the model's symmetric domains (same verdicts, fewer states)")
+    p.add_argument("--device", choices=DEVICES, default="cpu",
+                   help="where the vectorized engine computes guards, successors and fingerprints: the CPU "
+                        "(numpy, the default) or a CUDA GPU (needs CuPy)")
     p.add_argument("--out", metavar="DIR", help="write each counterexample to DIR/<property>.itf.json (ITF)")
     p.add_argument("--json", action="store_true",
                    help="print the result as JSON (docs/results.md) on stdout, and nothing else")
@@ -252,6 +256,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         checker = checker.deadlock(False)
     if args.symmetry:
         checker = checker.symmetry()
+    if args.device != "cpu":
+        checker = checker.device(args.device)
     mode = "off" if args.quiet else ("lines" if args.progress else "auto")
     with ProgressReporter(sys.stderr, mode) as progress:
         try:

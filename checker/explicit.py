@@ -45,6 +45,7 @@ class Options:
     max_memory: int | None = None               # MiB of resident memory (peak)
     check_deadlock: bool | None = None          # None: as the model says
     symmetry: bool = False                      # store one state per orbit of the model's symmetric domains
+    device: Any = None                          # where the vectorized engine's kernels run (None: numpy)
 
 
 @dataclass

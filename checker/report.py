@@ -210,7 +210,8 @@ def summary_table(result: CheckResult, source: str = "") -> Table:
     rows: list[tuple[str, Text]] = [
         ("model", Text(result.model + (f" ({source})" if source else ""))),
         ("config", Text(_config_text(result.config))),
-        ("engine", Text(result.engine)),
+        ("engine", Text(result.engine if result.extra.get("device", "cpu") == "cpu"
+                        else f"{result.engine}, kernels on {result.extra['device']}")),
         ("stopped", Text(STOPPED_TEXT.get(result.stopped_by, result.stopped_by), style=stop_style)),
         ("states", Text(f"{_num(result.distinct_states)} distinct, {_num(result.total_states)} total"
                         + (", one per orbit" if "symmetry" in result.extra else ""))),

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from kubecheck.cli import main
+from kubecheck.errors import ConfigError
 from kubecheck.explicit import Progress
 from kubecheck.progress import ProgressReporter
 from kubecheck.registry import DEFAULT_MODEL, MODELS, build_model, load_model
@@ -787,3 +788,39 @@ def test_auto_falls_back_to_the_explicit_engine_where_the_vectorized_one_does_no
     code, out, err = run(capsys, "check", "two-phase-commit", "--engine", "vector")
     assert (code, out) == (2, "")
     assert "action `scheduler_bind_pod` uses a construct it cannot compile" in err
+
+
+# ---- device --------------------------------------------------------------------------------------
+
+def test_device_cuda_is_refused_in_one_sentence_where_cupy_is_missing(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "cupy", None)         # as on a machine without CuPy
+    code, out, err = run(capsys, "check", "replicaset-anchor", "--device", "cuda")
+    assert (code, out, err) == (2, "", "kubecheck: error: --device cuda runs the kernels through CuPy, which is not "
+                                "installed: install the build for this machine's CUDA (for example `pip install "
+                                "cupy-cuda12x`), or leave --device out to run on the CPU.\n")
+
+
+def test_device_cuda_is_refused_where_cupy_finds_no_gpu(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+    fake = types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 0)))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    code, out, err = run(capsys, "check", "replicaset-anchor", "--device", "cuda")
+    assert (code, out, err) == (2, "", "kubecheck: error: --device cuda: CuPy is installed but this machine has no "
+                                "CUDA GPU; leave --device out to run on the CPU.\n")
+
+
+def test_a_device_is_refused_with_the_explicit_engine_and_reported_with_the_vectorized_one(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from device_emulator import emulated_device
+    model = build_model("replicaset-anchor", [])
+    with pytest.raises(ConfigError) as err:
+        model.checker().engine("explicit")._with(device=emulated_device()).run()
+    assert str(err.value) == ("--device emulated runs the vectorized engine's kernels; the explicit engine runs on "
+                              "the CPU only: use --engine vector or auto.")
+    on_device = model.checker()._with(device=emulated_device()).run()
+    on_host = model.checker().run()
+    assert on_device.extra["device"] == "emulated" and on_host.extra["device"] == "cpu"
+    assert on_device.to_json() | {"seconds": 0} == on_host.to_json() | {"seconds": 0}
+    assert (on_device.extra["profile"].keys() - on_host.extra["profile"].keys()) == {"download"}

@@ -577,3 +577,49 @@ def test_numba_visited_set_on_the_chunked_path_and_errors(monkeypatch, chunk):
     for cls in ERRORS:
         _both_paths(monkeypatch, cls().ir)
         _both_paths(monkeypatch, cls().ir, Options(properties=()))
+
+
+# ---- the device path, on a host stand-in that keeps a GPU's rules -------------------------------
+
+def _on_device(ir, options=Options()):
+    from device_emulator import emulated_device
+    expected = vector.explore(ir, options)
+    result = vector.explore(ir, dataclasses.replace(options, device=emulated_device()))
+    assert result.extra["device"] == "emulated" and "download" in result.extra["profile"]
+    assert _json(result) == _json(expected)
+    for name, p in expected.properties.items():
+        assert result.properties[name].counterexample == p.counterexample, name
+    return result
+
+
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_device_kernels_give_the_host_result(case):
+    """Guards, writes and fingerprints computed on a device: every count, verdict and trace as on the
+    host, with and without stops and symmetry reduction."""
+    ir = _model(*case).ir
+    full = _on_device(ir)
+    for options in (Options(first=True), Options(max_states=max(1, full.distinct_states // 3))):
+        _on_device(ir, options)
+    if ir.symmetric:
+        _on_device(ir, Options(symmetry=True))
+
+
+def test_the_device_stand_in_keeps_a_gpus_rules():
+    """The stand-in must refuse what a GPU refuses, or the test above could not fail."""
+    from device_emulator import emulated_device
+    dev = emulated_device()
+    a = dev.upload(np.arange(5))
+    refusals = {
+        "a host operand": lambda: a + np.arange(5),
+        "a numpy function": lambda: np.flatnonzero(a),
+        "a host index": lambda: a[np.array([1])],
+        "take's mode": lambda: a.take(dev.upload(np.array([1])), mode="wrap"),
+    }
+    for what, attempt in refusals.items():
+        with pytest.raises(TypeError):
+            attempt()
+            pytest.fail(what)
+    assert dev.download(a.take(dev.upload(np.array([7, -1])))).tolist() == [2, 4]
+    b = dev.download(a)
+    b[0] = 9
+    assert dev.download(a)[0] == 0

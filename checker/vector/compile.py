@@ -26,17 +26,25 @@ action or property it is in, before any state is explored.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from ..ir import IR, Action
 from ..types import Leaf
+from .device import Device
 from .errors import VectorUnsupported
 from .fingerprint import Fingerprinter
 from .lower import HELPERS, Frame, Lowering, PostState, Source, Val, guard_facts, int_dtype
 
-__all__ = ["CompiledModel", "compile_model"]
+__all__ = ["CompiledModel", "DeviceKernels", "compile_model"]
+
+
+class DeviceKernels(NamedTuple):
+    """The kernels a device runs: ``guards`` and ``trans[k]``, with the signatures of :class:`CompiledModel`'s."""
+
+    guards: Callable[..., Any]
+    trans: list[Callable[..., Any] | None]
 
 
 class CompiledModel:
@@ -85,6 +93,19 @@ class CompiledModel:
         self.invariants: Callable[..., Any] = self.ns["invariants"]
         self.goals: Callable[..., Any] = self.ns["goals"]
         self.constraints: Callable[..., Any] = self.ns["constraints"]
+
+    def on(self, device: Device) -> "DeviceKernels":
+        """The guard and transition kernels again, executed over ``device``'s array module: the same
+        source, with numpy's name bound to that module and every table uploaded once."""
+        ns: dict[str, Any] = {}
+        for name, value in self.ns.items():
+            if name == "__builtins__":
+                continue
+            ns[name] = device.upload(value) if isinstance(value, np.ndarray) else value
+        ns.update(self.fingerprints.namespace(device.xp, device.upload))
+        ns.update(np=device.xp, _wrap=device.wrap)
+        exec(compile(self.source, f"<kubecheck vector {self.ir.model} on {device.name}>", "exec"), ns)
+        return DeviceKernels(ns["guards"], [ns[n] if n else None for n in self._trans_names])
 
     def lowering(self, src: Source, frame: Frame) -> Lowering:
         return Lowering(self.leaves, src, frame, self.storage, self._memo)

@@ -99,6 +99,10 @@ def _first_occurrences(keys: np.ndarray) -> np.ndarray:
     return first
 
 
+def _same(a: Any) -> Any:
+    return a
+
+
 def _as_mask(v: Any, m: int) -> np.ndarray:
     return np.full(m, bool(v)) if isinstance(v, int) else v
 
@@ -145,7 +149,9 @@ class _Search:
         self.chunk = CHUNK
         while self.chunk > 1024 and self.K * self.chunk > _MASK_BUDGET:
             self.chunk //= 2
-        self.arange = np.arange(self.chunk)
+        self.device = options.device
+        self.dkern = None if self.device is None else self.kern.on(self.device)
+        self.arange = np.arange(self.chunk) if self.device is None else self.device.upload(np.arange(self.chunk))
         # The level being built: its chunks of states, parents (index in the level expanded), instances.
         self.pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.pending_count = 0
@@ -182,6 +188,7 @@ class _Search:
         extra: dict[str, Any] = {
             "processed": self.processed,
             "chunk": self.chunk,
+            "device": "cpu" if self.device is None else self.device.name,
             "fingerprint": fpr.scheme,
             "fingerprint_bits": fpr.bits if fpr.exact else 64,
             "collision_probability": fpr.collision_probability(n),
@@ -436,43 +443,12 @@ class _Search:
     def _chunk(self, Xc: np.ndarray, pfp: np.ndarray, base: int, s: int, last_level: bool) -> None:
         """Expand the parents ``Xc`` (global indices ``base + s ...``)."""
         kern, K, prof = self.kern, self.K, self.profile
-        t = time.perf_counter()
         n = Xc.shape[1]
-        Xf = Xc.ravel()
-        R = self.arange[:n]
         npad = 1 << max(0, (n - 1).bit_length())
         shift = npad.bit_length() - 1
-        G = self._mask(npad, n)
-        flags = kern.guards(Xc, Xf, n, R, n, G)
-        slow = np.zeros(n, dtype=bool) if flags is None else flags.copy()
-        t2 = time.perf_counter()
-        prof["guards"] += t2 - t
         steps_on = bool(self.open_steps)
-        while True:
-            if slow.any():
-                G[:, np.flatnonzero(slow)] = False
-            flat = np.flatnonzero(G)
-            off = np.searchsorted(flat, np.arange(K + 1) << shift)
-            counts = np.diff(off)
-            par = flat & (npad - 1)
-            T = len(flat)
-            fp = np.empty(T, dtype=np.uint64)
-            segs = []
-            bad = []
-            t3 = time.perf_counter()
-            prof["nonzero"] += t3 - t2
-            for k in np.flatnonzero(counts).tolist():
-                o0, o1 = int(off[k]), int(off[k + 1])
-                rows = par[o0:o1]
-                writes, iss, steps = kern.trans[k](Xc, Xf, n, rows, o1 - o0, pfp, fp[o0:o1], steps_on)  # type: ignore
-                if iss is not None and iss.any():
-                    bad.append(rows[iss])
-                segs.append((k, o0, o1, rows, writes, steps))
-            t2 = time.perf_counter()
-            prof["transitions"] += t2 - t3
-            if not bad:
-                break
-            slow[np.concatenate(bad)] = True
+        want_moves = self.check_deadlock and self.results[DEADLOCK].verdict == "unknown"
+        flat, counts, T, fp, segs, slow, moves = self._transitions(Xc, pfp, npad, want_moves, steps_on)
 
         # Parents the reference evaluator decides: it raises the spec error, or gives their successors.
         events: list[Any] = []
@@ -502,10 +478,8 @@ class _Search:
             return tuple(int(x) for x in Xc[:, p])
 
         # Deadlocks: parents without any transition.
-        if self.check_deadlock and self.results[DEADLOCK].verdict == "unknown":
-            # G lists exactly the transitions taken by kernels (the evaluator's parents' columns are cleared):
-            # OR-ing its rows is a few times cheaper than counting every transition per parent.
-            stuck = ~G[:, :n].any(axis=0)
+        if want_moves:
+            stuck = ~moves
             if S:
                 stuck[np.array(s_par, dtype=np.intp)] = False
             p = _first(stuck)
@@ -635,6 +609,68 @@ class _Search:
                 self.processed = g0 + trans_cut // K
             raise _Stop(reason)
 
+    def _transitions(self, Xc: np.ndarray, pfp: np.ndarray, npad: int, want_moves: bool, steps_on: bool
+                     ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, list[Any], np.ndarray, np.ndarray | None]:
+        """Run the guard and transition kernels on the parents ``Xc`` (on the device, if there is one).
+
+        Returns, on the host: the guard mask's set places in instance-major order (``flat``, each
+        ``instance << log2(npad) | parent``), the transitions per instance, their number, their
+        fingerprints, the segments ``(k, o0, o1, parents, writes, steps)`` per instance that fired, the
+        parents the reference evaluator must decide (``slow``), and, when asked, which parents have some
+        transition on a kernel. A parent is slow where a guard or a kernel would raise: its column is
+        cleared and the kernels run again without it."""
+        K, prof, dev = self.K, self.profile, self.device
+        t = time.perf_counter()
+        n = Xc.shape[1]
+        shift = npad.bit_length() - 1
+        if dev is None:
+            kern, xp, up, down = self.kern, np, _same, _same
+        else:
+            kern, xp, up, down = self.dkern, dev.xp, dev.upload, dev.host
+            Xc, pfp = up(Xc), up(pfp)
+        R = self.arange[:n]
+        G = self._mask(npad, n)
+        flags = kern.guards(Xc, Xc.ravel(), n, R, n, G)
+        slow = np.zeros(n, dtype=bool) if flags is None else np.array(down(flags), dtype=bool)
+        t2 = time.perf_counter()
+        prof["guards"] += t2 - t
+        while True:
+            if slow.any():
+                G[:, up(np.flatnonzero(slow))] = False
+            flat = xp.flatnonzero(G)
+            off = down(xp.searchsorted(flat, up(np.arange(K + 1) << shift)))
+            counts = np.diff(off)
+            par = flat & (npad - 1)
+            T = len(flat)
+            fp = xp.empty(T, dtype=np.uint64)
+            segs = []
+            bad = []
+            t3 = time.perf_counter()
+            prof["nonzero"] += t3 - t2
+            Xf = Xc.ravel()
+            for k in np.flatnonzero(counts).tolist():
+                o0, o1 = int(off[k]), int(off[k + 1])
+                rows = par[o0:o1]
+                writes, iss, steps = kern.trans[k](Xc, Xf, n, rows, o1 - o0, pfp, fp[o0:o1], steps_on)  # type: ignore
+                if iss is not None and bool(iss.any()):
+                    bad.append(down(rows[iss]))
+                segs.append((k, o0, o1, rows, writes, steps))
+            t2 = time.perf_counter()
+            prof["transitions"] += t2 - t3
+            if not bad:
+                break
+            slow[np.concatenate(bad)] = True
+        # G lists exactly the transitions taken by kernels (the evaluator's parents' columns are cleared):
+        # OR-ing its rows is a few times cheaper than counting every transition per parent.
+        moves = down(G[:, :n].any(axis=0)) if want_moves else None
+        if dev is not None:
+            flat, fp = down(flat), down(fp)
+            segs = [(k, o0, o1, down(rows), tuple((down(p), down(v)) for p, v in writes),
+                     None if steps is None else tuple(None if r is None else (down(r[0]), down(r[1])) for r in steps))
+                    for k, o0, o1, rows, writes, steps in segs]
+            prof["download"] += time.perf_counter() - t2
+        return flat, counts, T, fp, segs, slow, moves
+
     def _accelerate(self) -> None:
         """Switch to the compiled visited set once the run is large enough to repay loading numba (see
         :data:`NUMBA_AFTER`); it takes over the numpy set's table as it is. Without numba nothing changes."""
@@ -661,7 +697,8 @@ class _Search:
         row they can make true on the first ``n`` columns; the padding after them must read false."""
         G = self._masks.get(npad)
         if G is None:
-            G = self._masks[npad] = np.zeros((self.K, npad), dtype=bool)
+            xp = np if self.device is None else self.device.xp
+            G = self._masks[npad] = xp.zeros((self.K, npad), dtype=bool)
             self._mask_used[npad] = n
         elif self._mask_used[npad] > n:
             G[:, n:] = False

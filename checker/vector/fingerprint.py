@@ -72,7 +72,7 @@ class Fingerprinter:
             b = (r - 1).bit_length()
             if r > MAX_TABLE:
                 self._computed[lf.name] = (r, shift, b)
-                self.ns[f"ZF{li}"] = self._zfun(lf, shift, b)
+                self.ns[f"ZF{li}"] = self._zfun(lf, shift, b, np)
             else:
                 vals = np.arange(lf.elem.lo, lf.elem.hi + 1)
                 slots = np.mod(vals, r)
@@ -90,18 +90,35 @@ class Fingerprinter:
             shift += lf.size * b
         self._index = {lf.name: li for li, lf in enumerate(self.leaves)}
 
-    def _zfun(self, lf: Leaf, shift: int, b: int) -> Any:
-        """``Z`` for a leaf too wide for a table (pos may be an int or an array of positions)."""
+    def _zfun(self, lf: Leaf, shift: int, b: int, xp: Any) -> Any:
+        """``Z`` for a leaf too wide for a table (pos may be an int or an array of positions), over the
+        arrays of the array module ``xp`` (numpy, or a device's)."""
         lo, offset, exact = lf.elem.lo, lf.offset, self.exact
         salt = np.uint64((zlib.crc32(lf.name.encode()) * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF)
 
         def z(pos: Any, v: Any) -> np.ndarray:
-            p = np.atleast_1d(np.asarray(pos, dtype=np.int64)) - offset
-            w = np.atleast_1d(np.asarray(v, dtype=np.int64)) - lo
+            p = xp.atleast_1d(xp.asarray(pos, dtype=np.int64)) - offset
+            w = xp.atleast_1d(xp.asarray(v, dtype=np.int64)) - lo
             if exact:
                 return (w.astype(np.uint64) << (p.astype(np.uint64) * np.uint64(b) + np.uint64(shift)))
             return _mix(w.astype(np.uint64) * _GOLD ^ (p.astype(np.uint64) + salt) * _M2)
         return z
+
+    def namespace(self, xp: Any, upload: Any) -> dict[str, Any]:
+        """The names the generated code uses, for kernels over the array module ``xp``: every table
+        passed through ``upload`` (host to device), every computed ``Z`` rebuilt over ``xp``."""
+        ns: dict[str, Any] = {}
+        for li, lf in enumerate(self.leaves):
+            computed = self._computed.get(lf.name)
+            if computed is not None:
+                r, shift, b = computed
+                ns[f"ZF{li}"] = self._zfun(lf, shift, b, xp)
+                continue
+            table = self.tables[lf.name]
+            ns[f"ZL{li}"] = upload(table.ravel())
+            for k in range(lf.size):
+                ns[f"Z{lf.offset + k}"] = upload(table[k])
+        return ns
 
     # ---- values and code ----
     def leaf_of(self, pos: int) -> Leaf:
@@ -123,7 +140,7 @@ class Fingerprinter:
         """Source for ``Z(pos, value)`` over the rows (``value`` names an array)."""
         lf = self.leaf_of(pos)
         if lf.name in self.tables:
-            return f"Z{pos}.take({value}, mode='wrap')"
+            return f"_wrap(Z{pos}, {value})"
         return f"ZF{self._index[lf.name]}({pos}, {value})"
 
     def code_dyn(self, lf: Leaf, positions: str, value: str | int) -> str:
@@ -133,7 +150,7 @@ class Fingerprinter:
             return f"ZF{li}({positions}, {value})"
         r = self.tables[lf.name].shape[1]
         slot = str(value % r) if isinstance(value, int) else f"np.remainder({value}, {r}, dtype=np.intp)"
-        return f"ZL{li}.take({positions} * {r} + {slot} - {lf.offset * r}, mode='wrap')"
+        return f"_wrap(ZL{li}, {positions} * {r} + {slot} - {lf.offset * r})"
 
     # ---- whole states ----
     def full(self, X: np.ndarray) -> np.ndarray:

@@ -117,7 +117,12 @@ def _any3(vals: tuple[Any, ...], undefs: tuple[Any, ...]) -> tuple[Any, Any]:
     return t, u & ~t
 
 
-HELPERS: dict[str, Any] = {"np": np, "_and3": _and3, "_or3": _or3, "_imp3": _imp3, "_all3": _all3,
+def _wrap(table: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``table[index mod len(table)]``: a ``Z`` table lookup, where a value's slot is its residue."""
+    return table.take(index, mode="wrap")
+
+
+HELPERS: dict[str, Any] = {"np": np, "_wrap": _wrap, "_and3": _and3, "_or3": _or3, "_imp3": _imp3, "_all3": _all3,
                            "_any3": _any3, "_TRUE": np.True_, "_FALSE": np.False_}
 """Names every generated function may use."""
 
