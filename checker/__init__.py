@@ -16,15 +16,15 @@ load when they are used.
 from .config import Constant
 from .errors import ConfigError, KubecheckError, ModelRuntimeError, SpecError, TraceError
 from .expr import Expr, all_of, any_of, count, implies, maximum, minimum, sum_of, when
-from .model import (ANY, Component, Model, Var, action, always, always_eventually, constraint, eventually,
-                    eventually_always, initially, invariant, leads_to, one_of, require, sometimes, step_invariant, unchanged)
+from .model import (ANY, Component, Model, Var, action, always, always_eventually, constraint, converges,
+                    eventually, eventually_always, initially, invariant, leads_to, one_of, require, sometimes, step_invariant, unchanged)
 from .types import NONE, Array, Bool, Domain, Int, Option, Queue, Record, Ref, Set
 
 __all__ = [
     "Constant", "ConfigError", "KubecheckError", "ModelRuntimeError", "SpecError", "TraceError",
     "Expr", "all_of", "any_of", "count", "implies", "maximum", "minimum", "sum_of", "when",
-    "ANY", "Component", "Model", "Var", "action", "always", "always_eventually", "constraint", "eventually",
-    "eventually_always", "initially", "invariant", "leads_to", "one_of", "require", "sometimes", "step_invariant",
+    "ANY", "Component", "Model", "Var", "action", "always", "always_eventually", "constraint", "converges",
+    "eventually", "eventually_always", "initially", "invariant", "leads_to", "one_of", "require", "sometimes", "step_invariant",
     "unchanged",
     "NONE", "Array", "Bool", "Domain", "Int", "Option", "Queue", "Record", "Ref", "Set",
 ]

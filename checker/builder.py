@@ -90,6 +90,11 @@ class Checker:
         from .vector.device import device
         return self._with(device=device(name))
 
+    def liveness(self, on: bool = True) -> "Checker":
+        """Record the state graph and decide the temporal properties on it (``eventually``, ``leads_to``,
+        ``converges``, ...) under the actions' fairness; a violation is a lasso. Costs memory per transition."""
+        return self._with(liveness=on)
+
     def progress(self, fn: ProgressFn | None) -> "Checker":
         """Call ``fn(Progress)`` about once a second while exploring."""
         return dataclasses.replace(self, progress_fn=fn)

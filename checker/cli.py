@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-deadlock", action="store_true", help="do not check for deadlocks")
     p.add_argument("--symmetry", action="store_true",
                    help="store one state per orbit of the model's symmetric domains (same verdicts, fewer states)")
+    p.add_argument("--liveness", action="store_true",
+                   help="also decide temporal properties (eventually, leads_to, converges) on the state graph, under "
+                        "the actions' fairness; a violation is a lasso (a prefix and a cycle)")
     p.add_argument("--device", choices=DEVICES, default="cpu",
                    help="where the vectorized engine computes guards, successors and fingerprints: the CPU "
                         "(numpy, the default) or a CUDA GPU (needs CuPy)")
@@ -256,6 +259,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         checker = checker.deadlock(False)
     if args.symmetry:
         checker = checker.symmetry()
+    if args.liveness:
+        checker = checker.liveness()
     if args.device != "cpu":
         checker = checker.device(args.device)
     mode = "off" if args.quiet else ("lines" if args.progress else "auto")

@@ -22,15 +22,18 @@ from array import array
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from .errors import ModelRuntimeError
 from .evaluate import Evaluator
-from .ir import IR, Property
+from .ir import IR, TEMPORAL_KINDS, Property
+from .liveness import StateGraph
 from .result import DEADLOCK, ActionCoverage, CheckResult, PropertyResult, Step, Trace
 from .symmetry import Symmetry
+from .temporal import decide, predicates
 
-__all__ = ["Options", "Progress", "PropertyPlan", "explore", "TEMPORAL_KINDS"]
+__all__ = ["Options", "Progress", "PropertyPlan", "explore"]
 
-TEMPORAL_KINDS = ("eventually", "eventually_always", "always_eventually", "leads_to")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Options:
     check_deadlock: bool | None = None          # None: as the model says
     symmetry: bool = False                      # store one state per orbit of the model's symmetric domains
     device: Any = None                          # where the vectorized engine's kernels run (None: numpy)
+    liveness: bool = False                      # record the state graph and decide temporal properties on it
 
 
 @dataclass
@@ -74,6 +78,7 @@ class PropertyPlan:
     invariants: list[Property]
     goals: list[Property]
     steps: list[Property]
+    temporal: list[Property]                   # decided on the recorded graph once the run is complete
     check_deadlock: bool
     results: dict[str, PropertyResult]
     warnings: list[str]
@@ -88,13 +93,19 @@ class PropertyPlan:
         if check_deadlock:
             results[DEADLOCK] = PropertyResult(DEADLOCK, "deadlock", "unknown")
         warnings = []
-        for p in props:
-            if p.kind in TEMPORAL_KINDS:
+        temporal = [p for p in props if p.kind in TEMPORAL_KINDS]
+        if not options.liveness:
+            for p in temporal:
                 results[p.name].verdict = "not_checked"
-                warnings.append(f"property `{p.name}` ({p.kind}) is temporal; the state-space engines check "
-                                "safety properties only, so it was not checked.")
+                warnings.append(f"property `{p.name}` ({p.kind}) is temporal; it is checked with --liveness, so it "
+                                "was not checked.")
+            temporal = []
+        if temporal and ir.constraints:
+            warnings.append("the model has state constraints: liveness is decided on the constrained graph, where a "
+                            "behaviour that leaves the constraints is not followed, so a temporal verdict may not hold "
+                            "for the unconstrained model.")
         return cls([p for p in props if p.kind == "always"], [p for p in props if p.kind == "sometimes"],
-                   [p for p in props if p.kind == "step"], check_deadlock, results, warnings)
+                   [p for p in props if p.kind == "step"], temporal, check_deadlock, results, warnings)
 
     def close(self, complete: bool, coverage: list[ActionCoverage]) -> None:
         """Decide what is still open once a run ends: only a complete run passes anything (and fails a goal it
@@ -107,7 +118,7 @@ class PropertyPlan:
         if not complete:
             return
         for r in self.results.values():
-            if r.verdict == "unknown":
+            if r.verdict == "unknown" and r.kind not in TEMPORAL_KINDS:     # temporal: decided on the graph
                 r.verdict = "holds"
                 if r.kind == "sometimes":
                     r.verdict = "violated"
@@ -173,6 +184,9 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
     open_inv = list(invariants)
     open_goals = list(goals)
     open_steps = list(steps)
+    # For liveness: every transition between stored states (self-loops are not steps).
+    recording = bool(plan.temporal)
+    esrc, edst, elab = array("q"), array("q"), array("i")
 
     def trace_to(i: int, extra: tuple[int, tuple[int, ...]] | None = None, name: str | None = None) -> Trace:
         chain = []
@@ -283,20 +297,28 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
                         open_steps.remove(p)
                         violated(p.name, trace_to(i, (inst, t), p.name))
                 key = pack(*t)
-                if key in index:
-                    continue
-                if canonical is not None:
+                known = index.get(key)
+                if known is None and canonical is not None:
                     rep = canonical(t)
                     if rep is not t:
                         t, key = rep, pack(*rep)
-                        if key in index:
-                            continue
+                        known = index.get(key)
+                if known is not None:
+                    if recording and known != i:
+                        esrc.append(i)
+                        edst.append(known)
+                        elab.append(inst)
+                    continue
                 if constraints and not all(ev.satisfies(c, t) for c in constraints):
                     continue
                 if last_level:
                     truncated = True
                     continue
                 j = len(states)
+                if recording:
+                    esrc.append(i)
+                    edst.append(j)
+                    elab.append(inst)
                 states.append(key)
                 index[key] = j
                 parent.append(i)
@@ -335,6 +357,25 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
     # Levels: the initial states are level 0; depth counts the levels explored.
     depth = _levels(level_starts, len(states))
     plan.close(stopped == "complete", coverage)
+    if recording and stopped == "complete":
+        preds = predicates(plan.temporal)
+        bits = np.zeros((len(preds), len(states)), dtype=bool)
+        for k, key in enumerate(states):
+            st = unpack(key)
+            for row, (p, w) in enumerate(preds):
+                bits[row, k] = holds(p, st, which=w)
+        n0 = level_starts[1] if len(level_starts) > 1 else len(states)
+        graph = StateGraph(len(states), np.arange(n0, dtype=np.int64), np.frombuffer(esrc, dtype=np.int64),
+                           np.frombuffer(edst, dtype=np.int64), np.frombuffer(elab, dtype=np.int32), len(instances))
+
+        def successor(st: tuple[int, ...], k: int) -> tuple[int, ...]:
+            ai, vals = instances[k]
+            t = ev.successor(ir.actions[ai], st, vals)
+            assert t is not None, "a recorded transition the reference evaluator does not take"
+            return t if canonical is None else canonical(t)
+        finish = None if symmetry is None else (lambda tr: symmetry.concretize(tr, ir, ev.successor))
+        warnings += decide(ir, plan.temporal, results, graph, bits, instances, symmetry is not None,
+                           lambda g: unpack(states[g]), successor, finish)
     extra: dict[str, Any] = {"processed": i, "bytes_per_state": _bytes_per_state(states, index, parent, via)}
     if symmetry is not None:
         extra["symmetry"] = {"domains": list(symmetry.domains), "renamings": symmetry.size}

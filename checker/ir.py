@@ -26,12 +26,14 @@ from typing import Any, Iterator
 from .expr import Expr
 from .types import Leaf, ScalarType, Type
 
-__all__ = ["IR", "Variable", "Action", "Update", "Property", "ACTION_KINDS", "FAIRNESS", "PROPERTY_KINDS"]
+__all__ = ["IR", "Variable", "Action", "Update", "Property", "ACTION_KINDS", "FAIRNESS", "PROPERTY_KINDS", "TEMPORAL_KINDS"]
 
 ACTION_KINDS = ("system", "environment", "fault")
 FAIRNESS = (None, "weak", "strong")
 PROPERTY_KINDS = ("always", "sometimes", "step", "eventually", "eventually_always",
-                  "always_eventually", "leads_to")
+                  "always_eventually", "leads_to", "converges")
+TEMPORAL_KINDS = ("eventually", "eventually_always", "always_eventually", "leads_to", "converges")
+"""Kinds decided on the explored state graph, under the actions' fairness (:mod:`kubecheck.liveness`)."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,8 @@ class Action:
 
 @dataclass(frozen=True)
 class Property:
-    """A named property. ``exprs`` holds one Bool expression (two for ``leads_to``: p, q)."""
+    """A named property. ``exprs`` holds one Bool expression (two for ``leads_to``: p, q; for ``converges``:
+    desired, matches)."""
 
     name: str
     kind: str

@@ -49,7 +49,7 @@ from .types import (ArrayType, Bool, BoolType, Domain, EmptyTypeError, Leaf, Opt
 __all__ = [
     "Component", "Model", "Var", "ANY", "one_of", "require", "unchanged",
     "action", "always", "invariant", "sometimes", "step_invariant", "eventually", "eventually_always",
-    "always_eventually", "leads_to", "initially", "constraint",
+    "always_eventually", "leads_to", "converges", "initially", "constraint",
 ]
 
 
@@ -173,7 +173,12 @@ def _property(kind: str, doc: str) -> Callable[[Callable[..., Any]], PropertyDec
         if isinstance(fn, _Decl):
             raise SpecError(f"{fn.source}: `{fn.name}` is declared twice (a method cannot be both an action and "
                             "a property, or two properties).")
-        return PropertyDecl(fn, kind)
+        decl = PropertyDecl(fn, kind)
+        if kind == "converges" and not decl.name.endswith("_converges"):
+            raise SpecError(f"{decl.source}: convergence property `{decl.name}` must be named after its "
+                            f"controller, `<controller>_converges` (for example `{decl.name}_converges`), so that "
+                            "a failure says which controller does not converge.")
+        return decl
     deco.__doc__ = doc
     deco.__name__ = kind
     return deco
@@ -188,6 +193,16 @@ eventually = _property("eventually", "Temporal: every behaviour eventually reach
 eventually_always = _property("eventually_always", "Temporal: every behaviour eventually holds it forever.")
 always_eventually = _property("always_eventually", "Temporal: it holds infinitely often on every behaviour.")
 leads_to = _property("leads_to", "Temporal: ``def name(self, s)`` returns (p, q); every p-state is followed by a q-state.")
+converges = _property("converges", """Convergence of one controller: ``def <controller>_converges(self, s)`` returns
+(desired, matches). Once faults and users stop, and for as long as the desired state stays put,
+reconciliation makes the current state match it and keep matching (Anvil's eventually stable
+reconciliation, ``[]desired ~> []matches``, with environment and fault actions eventually off).
+For example::
+
+    @converges
+    def replicaset_converges(self, s):
+        return s.spec_replicas == 2, count(s.pods, lambda p: p == RUNNING) == 2
+""")
 initially = _property("initially", "An initial-state condition: only initial states satisfying it are explored.")
 constraint = _property("constraint", "A state constraint: states violating it are not explored (as TLC's CONSTRAINT).")
 
@@ -207,6 +222,10 @@ class Component:
 
     owns: tuple[str, ...] | None = None
     component: str | None = None
+    fairness: str | None = None
+    """The fairness of this component's system actions that declare none: ``"weak"`` says the component is a
+    process that keeps running, so a step it can take continuously is eventually taken (a controller, the API
+    server, a kubelet). Environment and fault actions never get it."""
 
     @classmethod
     def component_name(cls) -> str:
@@ -1030,7 +1049,13 @@ def _trace_action(model: Model, builder: _Builder, decl: ActionDecl, owner: type
     updates = tuple(rec.updates)
     _check_double_writes(decl, updates)
     writes = frozenset(u.leaf for u in updates)
-    return Action(decl.name, comp, decl.kind, decl.fairness, tuple(params), guard, updates, writes,
+    fairness = decl.fairness
+    if fairness is None and decl.kind == "system" and isinstance(owner, type) and issubclass(owner, Component):
+        fairness = getattr(owner, "fairness", None)
+        if fairness not in FAIRNESS:
+            raise SpecError(f"{decl.source}: component `{comp}` has fairness {fairness!r}; use None, \"weak\" "
+                            "or \"strong\".")
+    return Action(decl.name, comp, decl.kind, fairness, tuple(params), guard, updates, writes,
                   decl.source, decl.doc, tuple(zip(rec.guards, rec.sources)))
 
 
@@ -1067,9 +1092,10 @@ def _trace_property(model: Model, builder: _Builder, decl: PropertyDecl, values:
             out = decl.fn(*args)
         else:
             out = decl.fn(model, StateProxy(builder, None))
-        if decl.kind == "leads_to":
+        if decl.kind in ("leads_to", "converges"):
+            pair = "(p, q)" if decl.kind == "leads_to" else "(desired, matches)"
             if not (isinstance(out, tuple) and len(out) == 2):
-                raise SpecError(f"{decl.source}: leads_to property `{decl.name}` must return a pair (p, q).")
+                raise SpecError(f"{decl.source}: {decl.kind} property `{decl.name}` must return a pair {pair}.")
             exprs = tuple(_as_bool(decl, x) for x in out)
         else:
             exprs = (_as_bool(decl, out),)

@@ -65,7 +65,7 @@ with the node crash.
 
 from __future__ import annotations
 
-from kubecheck import (ConfigError, Constant, Model, all_of, always, any_of, count, eventually_always, sometimes,
+from kubecheck import (ConfigError, Constant, Model, all_of, always, any_of, count, converges, sometimes,
                        step_invariant, when)
 
 from .controllers.deployment import DeploymentController, DeploymentUser
@@ -251,11 +251,11 @@ class ClusterModel(Faults, NodeLeaseClock, NodeLifecycleController, KubeletHeart
         """A node has crashed, and the replicas all run, listed and routed, on the nodes left."""
         return s.node_down.any() & self.replicas_serve(s)
 
-    @eventually_always
+    @converges
     def cluster_converges(self, s):
         """Once users and faults stop, the Deployment's replicas run on live nodes, and the Endpoints list exactly
         the ready pods."""
-        return ((self.active_pods(s) == s.etcd_deploy_replicas)
+        return True, ((self.active_pods(s) == s.etcd_deploy_replicas)
                 & all_of(self.Pods, lambda p: s.etcd_pod_phase[p].isin(*ACTIVE).implies(
                     (s.etcd_pod_phase[p] == PodPhase.RUNNING) & ~s.node_down[s.etcd_pod_node[p]]))
                 & all_of(self.Pods, lambda p: s.etcd_endpoints[p] == self.wanted_endpoints(s, p)))

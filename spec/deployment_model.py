@@ -64,7 +64,7 @@ ReplicaSet slots, one image update, one scale, one dropped watch. Every action f
 
 from __future__ import annotations
 
-from kubecheck import (NONE, Constant, Model, action, all_of, always, any_of, count, eventually_always, require,
+from kubecheck import (NONE, Constant, Model, action, all_of, always, any_of, count, converges, require,
                        sometimes, step_invariant, sum_of, when)
 
 from .apiserver import ApiServerCore
@@ -177,7 +177,7 @@ class DeploymentModel(Faults, DeploymentUser, DeploymentController, ReplicaSetCo
         """The last image is rolled out: its ReplicaSet alone runs all the replicas, and the old one is gone."""
         return (s.etcd_deploy_revision == self.image_updates + 1) & (s.etcd_deploy_replicas > 0) & self.rolled_out(s)
 
-    @eventually_always
+    @converges
     def deployment_converges(self, s):
         """Once users and faults stop, the Deployment is rolled out to its current template and stays so."""
-        return s.etcd_deploy_exists.implies(self.rolled_out(s))
+        return True, s.etcd_deploy_exists.implies(self.rolled_out(s))

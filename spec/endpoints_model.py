@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from kubecheck import Constant, Model, Var, action, all_of, always, count, eventually_always, require, sometimes, when
+from kubecheck import Constant, Model, Var, action, all_of, always, count, converges, require, sometimes, when
 
 from .controllers.endpoints import EndpointsController, ServiceUser
 from .etcd import ETCD_VARIABLES
@@ -128,9 +128,9 @@ class EndpointsModel(EndpointsWorld, Model):
         """Some connection through the rules reaches a ready pod (the model is not vacuous)."""
         return s.traffic == Traffic.SERVED
 
-    @eventually_always
-    def endpoints_and_routes_converge(self, s):
+    @converges
+    def endpoints_converges(self, s):
         """Once pods stop changing, the endpoints list exactly the ready pods and every node's rules follow them."""
-        return all_of(self.Pods, lambda p: (s.etcd_endpoints[p] == self.wanted_endpoints(s, p))
+        return True, all_of(self.Pods, lambda p: (s.etcd_endpoints[p] == self.wanted_endpoints(s, p))
                       & all_of(self.Nodes, lambda n: self.runs_kube_proxy(n).implies(
                           s.proxy_routes[n][p] == s.etcd_endpoints[p])))

@@ -22,7 +22,7 @@ for a liveness engine; the explicit engine reports it ``not_checked``.
 
 from __future__ import annotations
 
-from kubecheck import NONE, Model, any_of, eventually_always, sometimes
+from kubecheck import NONE, Model, any_of, converges, sometimes
 
 from .leader import LeaderElection
 
@@ -46,7 +46,7 @@ class LeaderElectionModel(LeaderElection, Model):
         acted = s.last_act.replica
         return (acted != NONE) & any_of(self.Replicas, lambda i: (i != acted) & s.leading[s.last_act.role][i])
 
-    @eventually_always
+    @converges
     def leader_converges(self, s):
         """Once faults and the clock stop, every role ends up with a leader for good."""
-        return self.every_role_led(s)
+        return True, self.every_role_led(s)

@@ -24,7 +24,7 @@ the convergence properties say that every active namespace ends up with both.
 
 from __future__ import annotations
 
-from kubecheck import (Constant, Int, Model, Var, action, all_of, always, any_of, eventually_always, require,
+from kubecheck import (Constant, Int, Model, Var, action, all_of, always, any_of, converges, require,
                        sometimes)
 
 from .controllers.namespace import (NamespaceApi, NamespaceController, Namespaces, NsClient, NsPhase, NsVerb, Resource,
@@ -110,13 +110,14 @@ class NamespaceModel(NamespaceUser, ServiceAccountController, TokenController, N
         return any_of(Namespaces, lambda ns: (s.etcd_ns_phase[ns] == NsPhase.ACTIVE)
                       & self.holds(s, ns, Resource.SERVICE_ACCOUNT) & self.holds(s, ns, Resource.TOKEN))
 
-    @eventually_always
-    def active_namespaces_get_account_and_token(self, s):
-        """Once users stop, every active namespace ends up with its default account and token, for good."""
-        return all_of(Namespaces, lambda ns: (s.etcd_ns_phase[ns] == NsPhase.ACTIVE)
+    @converges
+    def serviceaccount_converges(self, s):
+        """Once users stop, every active namespace ends up with its default account and token, for good (the
+        service account and token controllers)."""
+        return True, all_of(Namespaces, lambda ns: (s.etcd_ns_phase[ns] == NsPhase.ACTIVE)
                       .implies(self.holds(s, ns, Resource.SERVICE_ACCOUNT) & self.holds(s, ns, Resource.TOKEN)))
 
-    @eventually_always
-    def terminating_namespaces_are_removed(self, s):
+    @converges
+    def namespace_converges(self, s):
         """Once users stop, no namespace stays terminating: each is emptied and removed."""
-        return all_of(Namespaces, lambda ns: s.etcd_ns_phase[ns] != NsPhase.TERMINATING)
+        return True, all_of(Namespaces, lambda ns: s.etcd_ns_phase[ns] != NsPhase.TERMINATING)

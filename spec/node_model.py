@@ -47,7 +47,7 @@ waits for change.
 
 from __future__ import annotations
 
-from kubecheck import Constant, Model, all_of, any_of, eventually_always, sometimes, step_invariant
+from kubecheck import Constant, Model, all_of, any_of, converges, sometimes, step_invariant
 
 from .controllers.node import KubeletHeartbeat, NodeLeaseClock, NodeLifecycleController
 from .objects import Client, ClusterObjects, PodPhase, Verb
@@ -93,8 +93,8 @@ class NodeLifecycleModel(NodeLifecycleController, NodeLeaseClock, KubeletHeartbe
                       & any_of(self.Pods, lambda p: self.runs(s, n, p)
                                & (s.etcd_pod_phase[p] == PodPhase.TERMINATING)))
 
-    @eventually_always
-    def node_health_converges(self, s):
+    @converges
+    def node_lifecycle_converges(self, s):
         """Once faults and the clock stop, every node whose kubelet runs and is connected is Ready and untainted."""
-        return all_of(self.Nodes, lambda n: self.kubelet_connected(s, n).implies(
+        return True, all_of(self.Nodes, lambda n: self.kubelet_connected(s, n).implies(
             s.etcd_node_ready[n] & ~s.etcd_node_tainted[n]))

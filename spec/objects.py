@@ -85,6 +85,9 @@ class ClusterObjects(Component):
 
     component = "objects"
     check_deadlock = False
+    # Every control-plane process keeps running: a step it can take, and keeps being able to take, is
+    # eventually taken (weak fairness of each system action instance). Users and faults get none.
+    fairness = "weak"
 
     nodes = Constant(2, "nodes", min=1)
     pod_slots = Constant(2, "pod slots: pods that can exist at once", min=1)

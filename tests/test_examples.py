@@ -113,10 +113,8 @@ def test_mutex_counts_and_verdicts():
     assert s["notes"] == {"someone_in_critical_section": "witness: 3 steps"}
     assert s["counterexamples"] == {}
     assert s["warnings"] == [
-        "property `process1_enters` (leads_to) is temporal; the state-space engines check safety properties only, "
-        "so it was not checked.",
-        "property `process2_enters` (leads_to) is temporal; the state-space engines check safety properties only, "
-        "so it was not checked.",
+        "property `process1_enters` (leads_to) is temporal; it is checked with --liveness, so it was not checked.",
+        "property `process2_enters` (leads_to) is temporal; it is checked with --liveness, so it was not checked.",
     ]
     assert s["exit_code"] == 3   # a property left unchecked is not a pass
 

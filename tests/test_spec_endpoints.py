@@ -14,7 +14,7 @@ Pods = ClusterObjects.Pods
 CAUGHT_UP = "endpoints_list_only_ready_pods_once_caught_up"
 
 EXPECTED = {"single_writer_etcd": "holds", CAUGHT_UP: "holds", "traffic_reaches_only_ready_pods": "violated",
-            "traffic_reaches_a_ready_pod": "holds", "endpoints_and_routes_converge": "not_checked"}
+            "traffic_reaches_a_ready_pod": "holds", "endpoints_converges": "not_checked"}
 
 # The Service exists and the controller knows it: the start of every counterexample below.
 SERVICE = ["user_create_service", "apiserver_create_service", "endpoints_informer_deliver_service_event"]
@@ -71,8 +71,8 @@ def test_every_action_fires():
     r = explore(EndpointsModel().ir)
     assert [c.name for c in r.coverage if c.fired == 0] == []
     assert r.warnings == [
-        "property `endpoints_and_routes_converge` (eventually_always) is temporal; the state-space engines check "
-        "safety properties only, so it was not checked."]
+        "property `endpoints_converges` (converges) is temporal; it is checked with --liveness, so it "
+        "was not checked."]
 
 
 def test_a_409_requeues_the_key_and_the_next_sync_takes_it():

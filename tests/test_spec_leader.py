@@ -54,8 +54,8 @@ def test_default_configuration():
         ("clock_expire_lease", 2_112, 1_320),
         ("fault_lose_renewal", 1_056, 664),
     ]
-    assert s["warnings"] == ["property `leader_converges` (eventually_always) is temporal; the state-space engines "
-                             "check safety properties only, so it was not checked."]
+    assert s["warnings"] == ["property `leader_converges` (converges) is temporal; it is checked with --liveness, so it "
+        "was not checked."]
     assert s["exit_code"] == 3   # a property left unchecked is not a pass
 
 

@@ -18,8 +18,8 @@ def verdicts(result):
 
 HOLDS = {"single_writer_etcd": "holds", NOT_GONE: "holds", "finalized_namespace_is_empty": "holds",
          "active_namespace_keeps_finalizer": "holds", "namespace_deleted_after_having_contents": "holds",
-         "default_account_and_token_created": "holds", "active_namespaces_get_account_and_token": "not_checked",
-         "terminating_namespaces_are_removed": "not_checked"}
+         "default_account_and_token_created": "holds", "serviceaccount_converges": "not_checked",
+         "namespace_converges": "not_checked"}
 
 
 def test_default_configuration():
@@ -34,10 +34,10 @@ def test_every_action_fires():
     r = explore(NamespaceModel().ir)
     assert [c.name for c in r.coverage if c.fired == 0] == []
     assert r.warnings == [
-        "property `active_namespaces_get_account_and_token` (eventually_always) is temporal; the state-space engines "
-        "check safety properties only, so it was not checked.",
-        "property `terminating_namespaces_are_removed` (eventually_always) is temporal; the state-space engines check "
-        "safety properties only, so it was not checked."]
+        "property `serviceaccount_converges` (converges) is temporal; it is checked with --liveness, so it "
+        "was not checked.",
+        "property `namespace_converges` (converges) is temporal; it is checked with --liveness, so it "
+        "was not checked."]
 
 
 def test_two_namespaces():

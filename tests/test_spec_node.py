@@ -32,9 +32,9 @@ SCHEDULING_SAFETY = ("scheduler_respects_resources", "scheduler_respects_taints"
                      "node_cpu_never_overcommitted", "no_lost_update")
 ALL_HOLD = dict.fromkeys(SCHEDULING_SAFETY + NODE_SAFETY + ("node_recovers", "partitioned_node_runs_evicted_pod"),
                          "holds")
-VERDICTS = dict(ALL_HOLD, node_health_converges="not_checked")
-TEMPORAL = ("property `node_health_converges` (eventually_always) is temporal; the state-space engines check safety "
-            "properties only, so it was not checked.")
+VERDICTS = dict(ALL_HOLD, node_lifecycle_converges="not_checked")
+TEMPORAL = ("property `node_lifecycle_converges` (converges) is temporal; it is checked with --liveness, so it was "
+            "not checked.")
 
 
 # ---- the default configuration -----------------------------------------------------------------

@@ -41,8 +41,8 @@ def test_dormant_actions_are_the_ones_an_expectation_timeout_wakes():
         "replicaset_controller_expectations_expire": "expectation_timeouts = 0"}
     assert [c.name for c in r.coverage if c.fired == 0] == ["replicaset_controller_end_burst",
                                                             "replicaset_controller_expectations_expire"]
-    assert r.warnings == ["property `replicaset_converges` (eventually_always) is temporal; the state-space engines "
-                          "check safety properties only, so it was not checked."]
+    assert r.warnings == ["property `replicaset_converges` (converges) is temporal; it is checked with --liveness, so it "
+        "was not checked."]
     # One timeout wakes both: the expired expectation lets the controller fill every slot.
     woken = explore(ReplicaSetModel(expectation_timeouts=1).ir)
     assert (woken.stopped_by, woken.distinct_states) == ("complete", 10_564)

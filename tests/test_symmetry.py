@@ -97,7 +97,7 @@ def test_a_property_that_names_one_process_refuses_symmetry():
     with pytest.raises(SpecError) as err:
         explore(_declare("mutex", "process")().ir, Options(symmetry=True))
     assert str(err.value) == (
-        "spec/examples/mutex.py:94: symmetry over `process` would be unsound: property `process1_enters` changes "
+        "spec/examples/mutex.py:95: symmetry over `process` would be unsound: property `process1_enters` changes "
         "under renaming process1 to process2 and process2 to process1. Symmetry needs every process to be treated "
         "alike (compared only for equality, used as an index or a parameter, quantified over); name no process in "
         "particular, or remove `process` from the model's `symmetric` domains (or drop --symmetry).")

@@ -21,7 +21,7 @@ from kubecheck import explicit, vector
 from kubecheck.errors import KubecheckError
 from kubecheck.explicit import Options
 from kubecheck.expr import Expr
-from kubecheck.ir import Property
+from kubecheck.ir import TEMPORAL_KINDS, Property
 from kubecheck.types import Bool
 from kubecheck.vector.visited import FingerprintSet
 
@@ -623,3 +623,14 @@ def test_the_device_stand_in_keeps_a_gpus_rules():
     b = dev.download(a)
     b[0] = 9
     assert dev.download(a)[0] == 0
+
+
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_same_liveness_verdicts_and_lassos(case):
+    """With --liveness both engines record the same graph and give the same verdicts and lassos."""
+    ir = _model(*case).ir
+    result = assert_same(ir, Options(liveness=True))
+    temporal = {n: r.verdict for n, r in result.properties.items() if r.kind in TEMPORAL_KINDS}
+    assert all(v in ("holds", "violated") for v in temporal.values()), temporal
+    if ir.symmetric:
+        assert_same(ir, Options(liveness=True, symmetry=True))

@@ -31,6 +31,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from ..ir import IR, Action
+from ..temporal import predicates, temporal_properties
 from ..types import Leaf
 from .device import Device
 from .errors import VectorUnsupported
@@ -86,6 +87,9 @@ class CompiledModel:
         sources.append(self._checks("invariants", [ir.properties[i] for i in self.invariant_props]))
         sources.append(self._checks("goals", [ir.properties[i] for i in self.goal_props]))
         sources.append(self._checks("constraints", list(ir.constraints)))
+        # Every expression a temporal property names, per state, for the liveness check (IR order).
+        self.temporal_exprs = predicates(temporal_properties(ir.properties))
+        sources.append(self._checks("temporal", [p.exprs[w] for p, w in self.temporal_exprs]))
         self.source = "\n".join(sources)
         exec(compile(self.source, f"<kubecheck vector {ir.model}>", "exec"), self.ns)
         self.guards: Callable[..., Any] = self.ns["guards"]
@@ -93,6 +97,7 @@ class CompiledModel:
         self.invariants: Callable[..., Any] = self.ns["invariants"]
         self.goals: Callable[..., Any] = self.ns["goals"]
         self.constraints: Callable[..., Any] = self.ns["constraints"]
+        self.temporal: Callable[..., Any] = self.ns["temporal"]
 
     def on(self, device: Device) -> "DeviceKernels":
         """The guard and transition kernels again, executed over ``device``'s array module: the same
@@ -238,7 +243,7 @@ class CompiledModel:
                 where = f"property `{item.name}` ({item.source})"
             else:
                 e = item
-                where = "a state constraint"
+                where = "a state constraint" if name == "constraints" else "a temporal property"
             v = _located(where, lambda: low.val(e, {}, {}))
             out.append(f"({v.code}, {v.undef})")
         src.line(f"return ({', '.join(out)}{',' if len(out) == 1 else ''})")

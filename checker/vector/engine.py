@@ -41,6 +41,8 @@ from ..evaluate import Evaluator
 from ..explicit import EvaluatorSuccessors, Options, Progress, PropertyPlan, empty_coverage
 from ..ir import IR, Property
 from ..result import DEADLOCK, CheckResult, PropertyResult, Trace
+from ..liveness import StateGraph
+from ..temporal import GraphRecord, decide, predicates
 from .compile import CompiledModel, compile_model
 from .store import StateStore
 from .visited import FingerprintSet
@@ -149,6 +151,12 @@ class _Search:
         self.chunk = CHUNK
         while self.chunk > 1024 and self.K * self.chunk > _MASK_BUDGET:
             self.chunk //= 2
+        # Liveness: every transition between stored states, and each stored state's temporal predicates.
+        self.recording = bool(plan.temporal)
+        self.record = GraphRecord()
+        self.record_fps: list[np.ndarray] = []           # the stored states' fingerprints, in id order
+        wanted = set(predicates(plan.temporal))
+        self.temporal_rows = [i for i, pw in enumerate(self.kern.temporal_exprs) if pw in wanted]
         self.device = options.device
         self.dkern = None if self.device is None else self.kern.on(self.device)
         self.arange = np.arange(self.chunk) if self.device is None else self.device.upload(np.arange(self.chunk))
@@ -183,6 +191,8 @@ class _Search:
             coverage[ai].fired += int(self.fired[k])
             coverage[ai].new_states += int(self.found[k])
         self.plan.close(stopped == "complete", coverage)
+        if self.recording and stopped == "complete":
+            self._decide_temporal()
         n = len(self.store)
         fpr = self.kern.fingerprints
         extra: dict[str, Any] = {
@@ -383,6 +393,8 @@ class _Search:
         self.store.add_level(np.ascontiguousarray(X0[:, keep]), np.full(len(keep), -1, dtype=np.int32),
                              np.full(len(keep), -1, dtype=np.int32))
         self.visited.add_new(fps[keep])
+        if self.recording:
+            self._record_states(X0[:, keep], fps[keep])
         self._accelerate()
         self.frontier_fps = fps[keep]
         if outcome is not None:
@@ -572,6 +584,9 @@ class _Search:
         t7 = time.perf_counter()
         prof["checks"] += t7 - t6
 
+        if self.recording and outcome is None:
+            self._record_edges(Xc, flat, npad, fp_all, segs, s_states, s_ok, slow if S else None, g0)
+
         # Commit what the sequential engine would have done before the stop (everything, without one).
         cut = outcome[1] if outcome is not None else None
         if cut is None:
@@ -598,6 +613,8 @@ class _Search:
             f = wfp[keep]
             self.visited.add_new(f)
             self.next_fps.append(f)
+            if self.recording:
+                self._record_states(Ys, f)
             self.found += np.bincount(winst[keep], minlength=K)
             self._accelerate()
         prof["commit"] += time.perf_counter() - t7
@@ -670,6 +687,68 @@ class _Search:
                     for k, o0, o1, rows, writes, steps in segs]
             prof["download"] += time.perf_counter() - t2
         return flat, counts, T, fp, segs, slow, moves
+
+    # ---- the state graph, for liveness ----
+    def _record_states(self, Y: np.ndarray, fps: np.ndarray) -> None:
+        """Stored states ``Y`` (in id order): their fingerprints and temporal predicates."""
+        self.record_fps.append(fps)
+        m = Y.shape[1]
+        if not m:
+            return
+        res = self.kern.temporal(Y, Y.ravel(), m, np.arange(m), m)
+        bits = np.empty((len(self.temporal_rows), m), dtype=bool)
+        for row, i in enumerate(self.temporal_rows):
+            v, u = res[i]
+            if u is not None and u.any():       # the evaluator raises the reference engine's error
+                p, w = self.kern.temporal_exprs[i]
+                self.ev.holds(p, tuple(int(x) for x in Y[:, int(u.argmax())]), which=w)
+            bits[row] = _as_mask(v, m)
+        self.record.bits.append(bits)
+
+    def _record_edges(self, Xc: np.ndarray, flat: np.ndarray, npad: int, fp_all: np.ndarray, segs: list[Any],
+                      s_states: np.ndarray, s_ok: np.ndarray, slow: np.ndarray | None, g0: int) -> None:
+        """Every transition of the chunk, as (source id, instance, destination fingerprint); destinations are
+        resolved to ids once the run is complete (a destination never stored is no edge)."""
+        K = self.K
+        shift = npad.bit_length() - 1
+        orders = np.concatenate([(flat & (npad - 1)) * K + (flat >> shift), s_ok]).astype(np.int64)
+        dfp = fp_all
+        if self.symmetry is not None and len(orders):
+            # The quotient graph's edges go to representatives: build every successor and canonicalise it.
+            o = np.argsort(orders, kind="stable")
+            orders = orders[o]
+            Y = self._build(Xc, orders, segs, s_states, s_ok, slow)
+            dfp = self.kern.fingerprints.full(np.ascontiguousarray(self.symmetry.canonical_rows(Y.T).T))
+        par = orders // K
+        self.record.src.append(g0 + par)
+        self.record.label.append((orders - par * K).astype(np.int32))
+        self.record.dst.append(dfp)
+
+    def _decide_temporal(self) -> None:
+        ids_fp = np.concatenate(self.record_fps) if self.record_fps else np.zeros(0, dtype=np.uint64)
+        order = np.argsort(ids_fp)
+        sorted_fp = ids_fp[order]
+        src = np.concatenate(self.record.src) if self.record.src else np.zeros(0, dtype=np.int64)
+        dfp = np.concatenate(self.record.dst) if self.record.dst else np.zeros(0, dtype=np.uint64)
+        lab = np.concatenate(self.record.label) if self.record.label else np.zeros(0, dtype=np.int32)
+        pos = np.minimum(np.searchsorted(sorted_fp, dfp), max(len(sorted_fp) - 1, 0))
+        dst = order[pos] if len(sorted_fp) else np.zeros(0, dtype=np.int64)
+        edge = (sorted_fp[pos] == dfp) & (dst != src) if len(sorted_fp) else np.zeros(0, dtype=bool)
+        n0 = len(self.record_fps[0]) if self.record_fps else 0
+        graph = StateGraph(len(ids_fp), np.arange(n0, dtype=np.int64), src[edge], dst[edge].astype(np.int64),
+                           lab[edge], self.K)
+        bits = self.record.predicate_bits(len(self.temporal_rows))
+        sym = self.symmetry
+
+        def initial_state(g: int) -> tuple[int, ...]:
+            return self.store.trace(g, [], None, self.instances, self.ev).steps[0].state
+
+        def successor(st: tuple[int, ...], k: int) -> tuple[int, ...]:
+            t = self.successor(st, k)
+            return t if sym is None else sym.canonical(t)
+        finish = None if sym is None else (lambda tr: sym.concretize(tr, self.ir, self.ev.successor))
+        self.warnings += decide(self.ir, self.plan.temporal, self.results, graph, bits, self.instances,
+                                sym is not None, initial_state, successor, finish)
 
     def _accelerate(self) -> None:
         """Switch to the compiled visited set once the run is large enough to repay loading numba (see

@@ -68,7 +68,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 from kubecheck import (NONE, Array, Bool, ConfigError, Constant, Domain, Int, Model, Option, Record, Set, Var, action,
-                       all_of, always, any_of, count, eventually_always, maximum, require, sometimes, when)
+                       all_of, always, any_of, count, converges, maximum, require, sometimes, when)
 
 from ..apiserver import ApiServerCore, PodCreateApi, PodDeleteApi
 from ..etcd import Etcd
@@ -345,7 +345,9 @@ class ReplicaSetController(ReplicaSetInformer, OwnedPodApi):
 
     # ---- actions ----
 
-    @action(rs=ReplicaSets, fairness="weak")
+    # Strongly fair: the work queue hands out keys in order, so a ReplicaSet whose sync keeps becoming possible
+    # (between other syncs) gets its turn; weak fairness would let another key's syncs starve it.
+    @action(rs=ReplicaSets, fairness="strong")
     def replicaset_controller_sync(self, s, rs):
         """With a cached ReplicaSet's expectations met, the controller compares its active pods with its replicas and
         plans a burst."""
@@ -501,8 +503,8 @@ class ReplicaSetModel(Faults, ReplicaSetUser, ExpectationExpiry, Model):
         """Some state has exactly ``replicas`` active pods (the model is not vacuous)."""
         return any_of(self.ReplicaSets, lambda rs: s.etcd_rs_exists[rs] & (self.stored_active(s, rs) == self.replicas))
 
-    @eventually_always
+    @converges
     def replicaset_converges(self, s):
         """Once faults and users stop, each ReplicaSet's active pods number its replicas and stay so."""
-        return all_of(self.ReplicaSets, lambda rs:
+        return True, all_of(self.ReplicaSets, lambda rs:
                       s.etcd_rs_exists[rs].implies(self.stored_active(s, rs) == s.etcd_rs_replicas[rs]))

@@ -13,9 +13,10 @@ fairness), but once a process has raised its flag its steps are weakly fair.
 
 Checked exhaustively: 20 distinct states, 36 generated, depth 6 (the figures a plain
 Python BFS written independently of kubecheck also gives). ``mutual_exclusion`` holds,
-and some state has a process in its critical section. The ``leads_to`` properties (a
-process that has raised its flag eventually enters) are declared for a liveness engine;
-the explicit engine reports them ``not_checked``.
+and some state has a process in its critical section. The ``leads_to`` properties hold
+too: under weak fairness of the steps after raising the flag, a process that has raised
+its flag eventually enters (Peterson's algorithm is starvation-free). Without that
+fairness a process can stop forever after raising its flag, and both fail.
 """
 
 from __future__ import annotations

@@ -1,0 +1,133 @@
+"""Deciding a run's temporal properties from the state graph its BFS recorded.
+
+Both engines record every transition between stored states (source id, destination id, action
+instance) and, for each stored state, the value of every predicate a temporal property names.
+Once a run is complete, :func:`decide` hands them to :mod:`kubecheck.liveness` and turns each
+lasso it returns into a :class:`~kubecheck.result.Trace` with ``loop`` set, by replaying its
+actions from its initial state through the reference evaluator (so a lasso is an execution of the
+model, and the engines' traces agree to the step).
+
+Fairness is per action instance, TLA+'s ``\\A p: WF_vars(A(p))``: an action declared
+``fairness="weak"`` with parameters is fair for each value of its parameters on its own.
+Environment and fault actions have none. With symmetry reduction the graph is the quotient, in
+which one instance stands for all its renamings; fairness is then per action (``WF_vars(\\E p:
+A(p))``), a weaker assumption, so a verdict that holds there holds per instance too, while a
+violation may need a per-instance check without ``--symmetry`` (the run says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .ir import IR, TEMPORAL_KINDS, Property
+from .liveness import Fairness, Lasso, StateGraph, check_always_eventually, check_converges, check_eventually, \
+    check_eventually_always, check_leads_to
+from .result import PropertyResult, Step, Trace
+
+__all__ = ["temporal_properties", "predicates", "fairness", "GraphRecord", "decide"]
+
+
+def temporal_properties(props: Sequence[Property]) -> list[Property]:
+    """The properties among ``props`` decided on the state graph."""
+    return [p for p in props if p.kind in TEMPORAL_KINDS]
+
+
+def predicates(props: Sequence[Property]) -> list[tuple[Property, int]]:
+    """Every (property, expression index) whose value per state the liveness check needs, in order."""
+    return [(p, w) for p in props for w in range(len(p.exprs))]
+
+
+def fairness(ir: IR, instances: Sequence[tuple[int, tuple[int, ...]]], per_action: bool) -> Fairness:
+    """Fairness groups over action instances (labels): one group per fair instance, or per fair action."""
+    group = np.full(len(instances), -1, dtype=np.int32)
+    strong: list[bool] = []
+    ids: dict[object, int] = {}
+    for k, (ai, vals) in enumerate(instances):
+        a = ir.actions[ai]
+        if a.fairness is None or a.kind != "system":
+            continue
+        key = ai if per_action else (ai, vals)
+        if key not in ids:
+            ids[key] = len(strong)
+            strong.append(a.fairness == "strong")
+        group[k] = ids[key]
+    return Fairness(group, np.array(strong, dtype=bool))
+
+
+@dataclass
+class GraphRecord:
+    """What a BFS engine records for liveness: edges between stored states and predicate bits per state."""
+
+    src: list[np.ndarray] = field(default_factory=list)
+    dst: list[np.ndarray] = field(default_factory=list)
+    label: list[np.ndarray] = field(default_factory=list)
+    bits: list[np.ndarray] = field(default_factory=list)     # (predicates, states) chunks, in state order
+
+    def graph(self, n: int, initial: np.ndarray, labels: int) -> StateGraph:
+        def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+            return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
+        return StateGraph(n, initial.astype(np.int64), cat(self.src, np.int64), cat(self.dst, np.int64),
+                          cat(self.label, np.int32), labels)
+
+    def predicate_bits(self, count: int) -> np.ndarray:
+        if not self.bits:
+            return np.zeros((count, 0), dtype=bool)
+        return np.concatenate(self.bits, axis=1)
+
+
+def decide(ir: IR, props: Sequence[Property], results: dict[str, PropertyResult], graph: StateGraph,
+           bits: np.ndarray, instances: Sequence[tuple[int, tuple[int, ...]]], symmetric: bool,
+           initial_state: Callable[[int], tuple[int, ...]], successor: Callable[[tuple[int, ...], int], tuple[int, ...]],
+           finish: Callable[[Trace], Trace] | None = None) -> list[str]:
+    """Decide ``props`` (temporal, in IR order) on ``graph``; set their results; return warnings.
+
+    ``bits[i]`` is the value per state of the i-th of :func:`predicates`. ``initial_state(id)`` gives
+    a stored initial state's values, ``successor(state, instance)`` the state an instance leads to (on
+    representatives, under symmetry), and ``finish`` turns a trace over representatives into a real
+    execution."""
+    fair = fairness(ir, instances, per_action=symmetric)
+    system = np.array([ir.actions[ai].kind == "system" for ai, _ in instances], dtype=bool)
+    column = {(p.name, w): i for i, (p, w) in enumerate(predicates(props))}
+    warnings: list[str] = []
+    for p in props:
+        x = [bits[column[(p.name, w)]] for w in range(len(p.exprs))]
+        if p.kind == "eventually":
+            lasso = check_eventually(graph, x[0], fair)
+        elif p.kind == "always_eventually":
+            lasso = check_always_eventually(graph, x[0], fair)
+        elif p.kind == "eventually_always":
+            lasso = check_eventually_always(graph, x[0], fair)
+        elif p.kind == "leads_to":
+            lasso = check_leads_to(graph, x[0], x[1], fair)
+        else:
+            lasso = check_converges(graph, x[0], x[1], fair, system)
+        r = results[p.name]
+        if lasso is None:
+            r.verdict = "holds"
+            continue
+        r.verdict = "violated"
+        r.counterexample = lasso_trace(ir, lasso, instances, initial_state, successor, p.name, finish)
+        if symmetric:
+            warnings.append(f"property `{p.name}` was decided on the symmetry-reduced graph, where fairness is per "
+                            "action rather than per instance: its lasso is fair per action; run without --symmetry "
+                            "to confirm it per instance.")
+    return warnings
+
+
+def lasso_trace(ir: IR, lasso: Lasso, instances: Sequence[tuple[int, tuple[int, ...]]],
+                initial_state: Callable[[int], tuple[int, ...]],
+                successor: Callable[[tuple[int, ...], int], tuple[int, ...]], name: str,
+                finish: Callable[[Trace], Trace] | None) -> Trace:
+    """The lasso as a trace: its actions replayed from its initial state, ``loop`` where the cycle starts."""
+    st = initial_state(int(lasso.states[0]))
+    steps = [Step(None, (), st)]
+    for k in lasso.labels:
+        ai, vals = instances[int(k)]
+        a = ir.actions[ai]
+        st = successor(st, int(k))
+        steps.append(Step(a.name, tuple(zip(a.param_names(), vals)), st))
+    tr = Trace(ir.model, dict(ir.config), tuple(steps), name, lasso.loop)
+    return tr if finish is None else finish(tr)
