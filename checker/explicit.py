@@ -367,15 +367,8 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
         n0 = level_starts[1] if len(level_starts) > 1 else len(states)
         graph = StateGraph(len(states), np.arange(n0, dtype=np.int64), np.frombuffer(esrc, dtype=np.int64),
                            np.frombuffer(edst, dtype=np.int64), np.frombuffer(elab, dtype=np.int32), len(instances))
-
-        def successor(st: tuple[int, ...], k: int) -> tuple[int, ...]:
-            ai, vals = instances[k]
-            t = ev.successor(ir.actions[ai], st, vals)
-            assert t is not None, "a recorded transition the reference evaluator does not take"
-            return t if canonical is None else canonical(t)
-        finish = None if symmetry is None else (lambda tr: symmetry.concretize(tr, ir, ev.successor))
-        warnings += decide(ir, plan.temporal, results, graph, bits, instances, symmetry is not None,
-                           lambda g: unpack(states[g]), successor, finish)
+        warnings += decide(ir, plan.temporal, results, graph, bits, instances, ev, symmetry,
+                           lambda g: unpack(states[g]))
     extra: dict[str, Any] = {"processed": i, "bytes_per_state": _bytes_per_state(states, index, parent, via)}
     if symmetry is not None:
         extra["symmetry"] = {"domains": list(symmetry.domains), "renamings": symmetry.size}

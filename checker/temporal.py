@@ -22,10 +22,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .evaluate import Evaluator
 from .ir import IR, TEMPORAL_KINDS, Property
 from .liveness import Fairness, Lasso, StateGraph, check_always_eventually, check_converges, check_eventually, \
     check_eventually_always, check_leads_to
 from .result import PropertyResult, Step, Trace
+from .symmetry import Symmetry
 
 __all__ = ["temporal_properties", "predicates", "fairness", "GraphRecord", "decide"]
 
@@ -59,35 +61,50 @@ def fairness(ir: IR, instances: Sequence[tuple[int, tuple[int, ...]]], per_actio
 
 @dataclass
 class GraphRecord:
-    """What a BFS engine records for liveness: edges between stored states and predicate bits per state."""
+    """What the vectorized engine records for liveness, chunk by chunk: the stored states' fingerprints (in
+    id order) and temporal predicates, and every transition as (source id, instance, destination
+    fingerprint). Destinations are resolved to ids once the run is complete; one never stored (outside
+    a state constraint) is no edge, and neither is a self-loop."""
 
+    fps: list[np.ndarray] = field(default_factory=list)
+    bits: list[np.ndarray] = field(default_factory=list)     # (predicates, states) chunks, in id order
     src: list[np.ndarray] = field(default_factory=list)
-    dst: list[np.ndarray] = field(default_factory=list)
+    dst_fp: list[np.ndarray] = field(default_factory=list)
     label: list[np.ndarray] = field(default_factory=list)
-    bits: list[np.ndarray] = field(default_factory=list)     # (predicates, states) chunks, in state order
 
-    def graph(self, n: int, initial: np.ndarray, labels: int) -> StateGraph:
+    def resolve(self, labels: int, predicates: int) -> tuple[StateGraph, np.ndarray]:
+        """The state graph (the first chunk of states is the initial ones) and the predicate bits."""
         def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
             return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
-        return StateGraph(n, initial.astype(np.int64), cat(self.src, np.int64), cat(self.dst, np.int64),
-                          cat(self.label, np.int32), labels)
-
-    def predicate_bits(self, count: int) -> np.ndarray:
-        if not self.bits:
-            return np.zeros((count, 0), dtype=bool)
-        return np.concatenate(self.bits, axis=1)
+        fps, src, dfp, lab = (cat(self.fps, np.uint64), cat(self.src, np.int64), cat(self.dst_fp, np.uint64),
+                              cat(self.label, np.int32))
+        order = np.argsort(fps)
+        pos = np.minimum(np.searchsorted(fps[order], dfp), max(len(fps) - 1, 0))
+        dst = order[pos] if len(fps) else np.zeros(0, dtype=np.int64)
+        edge = (fps[dst] == dfp) & (dst != src) if len(fps) else np.zeros(0, dtype=bool)
+        n0 = len(self.fps[0]) if self.fps else 0
+        graph = StateGraph(len(fps), np.arange(n0, dtype=np.int64), src[edge], dst[edge].astype(np.int64),
+                           lab[edge], labels)
+        bits = np.concatenate(self.bits, axis=1) if self.bits else np.zeros((predicates, 0), dtype=bool)
+        return graph, bits
 
 
 def decide(ir: IR, props: Sequence[Property], results: dict[str, PropertyResult], graph: StateGraph,
-           bits: np.ndarray, instances: Sequence[tuple[int, tuple[int, ...]]], symmetric: bool,
-           initial_state: Callable[[int], tuple[int, ...]], successor: Callable[[tuple[int, ...], int], tuple[int, ...]],
-           finish: Callable[[Trace], Trace] | None = None) -> list[str]:
+           bits: np.ndarray, instances: Sequence[tuple[int, tuple[int, ...]]], ev: Evaluator,
+           symmetry: Symmetry | None, initial_state: Callable[[int], tuple[int, ...]]) -> list[str]:
     """Decide ``props`` (temporal, in IR order) on ``graph``; set their results; return warnings.
 
-    ``bits[i]`` is the value per state of the i-th of :func:`predicates`. ``initial_state(id)`` gives
-    a stored initial state's values, ``successor(state, instance)`` the state an instance leads to (on
-    representatives, under symmetry), and ``finish`` turns a trace over representatives into a real
-    execution."""
+    ``bits[i]`` is the value per state of the i-th of :func:`predicates`, and ``initial_state(id)`` a
+    stored initial state's values. Under ``symmetry`` the graph's states are orbit representatives: a
+    lasso is replayed on representatives, then renamed into a real execution."""
+    symmetric = symmetry is not None
+
+    def successor(st: tuple[int, ...], k: int) -> tuple[int, ...]:
+        ai, vals = instances[k]
+        t = ev.successor(ir.actions[ai], st, vals)
+        assert t is not None, "a recorded transition the reference evaluator does not take"
+        return t if symmetry is None else symmetry.canonical(t)
+    finish = None if symmetry is None else (lambda tr: symmetry.concretize(tr, ir, ev.successor))
     fair = fairness(ir, instances, per_action=symmetric)
     system = np.array([ir.actions[ai].kind == "system" for ai, _ in instances], dtype=bool)
     column = {(p.name, w): i for i, (p, w) in enumerate(predicates(props))}

@@ -40,8 +40,7 @@ from ..errors import ModelRuntimeError
 from ..evaluate import Evaluator
 from ..explicit import EvaluatorSuccessors, Options, Progress, PropertyPlan, empty_coverage
 from ..ir import IR, Property
-from ..result import DEADLOCK, CheckResult, PropertyResult, Trace
-from ..liveness import StateGraph
+from ..result import DEADLOCK, CheckResult, Trace
 from ..temporal import GraphRecord, decide, predicates
 from .compile import CompiledModel, compile_model
 from .store import StateStore
@@ -154,7 +153,6 @@ class _Search:
         # Liveness: every transition between stored states, and each stored state's temporal predicates.
         self.recording = bool(plan.temporal)
         self.record = GraphRecord()
-        self.record_fps: list[np.ndarray] = []           # the stored states' fingerprints, in id order
         wanted = set(predicates(plan.temporal))
         self.temporal_rows = [i for i, pw in enumerate(self.kern.temporal_exprs) if pw in wanted]
         self.device = options.device
@@ -691,7 +689,7 @@ class _Search:
     # ---- the state graph, for liveness ----
     def _record_states(self, Y: np.ndarray, fps: np.ndarray) -> None:
         """Stored states ``Y`` (in id order): their fingerprints and temporal predicates."""
-        self.record_fps.append(fps)
+        self.record.fps.append(fps)
         m = Y.shape[1]
         if not m:
             return
@@ -722,33 +720,15 @@ class _Search:
         par = orders // K
         self.record.src.append(g0 + par)
         self.record.label.append((orders - par * K).astype(np.int32))
-        self.record.dst.append(dfp)
+        self.record.dst_fp.append(dfp)
 
     def _decide_temporal(self) -> None:
-        ids_fp = np.concatenate(self.record_fps) if self.record_fps else np.zeros(0, dtype=np.uint64)
-        order = np.argsort(ids_fp)
-        sorted_fp = ids_fp[order]
-        src = np.concatenate(self.record.src) if self.record.src else np.zeros(0, dtype=np.int64)
-        dfp = np.concatenate(self.record.dst) if self.record.dst else np.zeros(0, dtype=np.uint64)
-        lab = np.concatenate(self.record.label) if self.record.label else np.zeros(0, dtype=np.int32)
-        pos = np.minimum(np.searchsorted(sorted_fp, dfp), max(len(sorted_fp) - 1, 0))
-        dst = order[pos] if len(sorted_fp) else np.zeros(0, dtype=np.int64)
-        edge = (sorted_fp[pos] == dfp) & (dst != src) if len(sorted_fp) else np.zeros(0, dtype=bool)
-        n0 = len(self.record_fps[0]) if self.record_fps else 0
-        graph = StateGraph(len(ids_fp), np.arange(n0, dtype=np.int64), src[edge], dst[edge].astype(np.int64),
-                           lab[edge], self.K)
-        bits = self.record.predicate_bits(len(self.temporal_rows))
-        sym = self.symmetry
+        graph, bits = self.record.resolve(self.K, len(self.temporal_rows))
 
         def initial_state(g: int) -> tuple[int, ...]:
             return self.store.trace(g, [], None, self.instances, self.ev).steps[0].state
-
-        def successor(st: tuple[int, ...], k: int) -> tuple[int, ...]:
-            t = self.successor(st, k)
-            return t if sym is None else sym.canonical(t)
-        finish = None if sym is None else (lambda tr: sym.concretize(tr, self.ir, self.ev.successor))
-        self.warnings += decide(self.ir, self.plan.temporal, self.results, graph, bits, self.instances,
-                                sym is not None, initial_state, successor, finish)
+        self.warnings += decide(self.ir, self.plan.temporal, self.results, graph, bits, self.instances, self.ev,
+                                self.symmetry, initial_state)
 
     def _accelerate(self) -> None:
         """Switch to the compiled visited set once the run is large enough to repay loading numba (see
