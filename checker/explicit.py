@@ -97,6 +97,7 @@ class PropertyPlan:
         if not options.liveness:
             for p in temporal:
                 results[p.name].verdict = "not_checked"
+                results[p.name].note = "temporal: checked with --liveness"
                 warnings.append(f"property `{p.name}` ({p.kind}) is temporal; it is checked with --liveness, so it "
                                 "was not checked.")
             temporal = []

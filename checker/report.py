@@ -305,7 +305,7 @@ def final_line(result: CheckResult) -> Text:
     checked = len(result.properties) - len(skipped)
     if skipped:
         # Not a pass: the run exits 3, and the line must not say OK.
-        return Text(f"INCOMPLETE: {checked} checked properties hold; {len(skipped)} not checked by this engine "
+        return Text(f"INCOMPLETE: {checked} checked properties hold; {len(skipped)} not checked "
                     f"({', '.join(skipped)})", style="bold yellow")
     return Text(f"OK: every property holds ({checked} checked)", style="bold green")
 

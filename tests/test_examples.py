@@ -110,7 +110,8 @@ def test_mutex_counts_and_verdicts():
         "process2_enters": "not_checked",
         "deadlock_free": "holds",
     }
-    assert s["notes"] == {"someone_in_critical_section": "witness: 3 steps"}
+    assert s["notes"] == {"someone_in_critical_section": "witness: 3 steps",
+                          "process1_enters": "temporal: checked with --liveness", "process2_enters": "temporal: checked with --liveness"}
     assert s["counterexamples"] == {}
     assert s["warnings"] == [
         "property `process1_enters` (leads_to) is temporal; it is checked with --liveness, so it was not checked.",

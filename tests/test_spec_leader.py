@@ -42,7 +42,8 @@ def test_default_configuration():
     assert counts(s) == ("complete", 6_928, 34_049, 22)
     assert s["verdicts"] == DEFAULT_VERDICTS
     assert s["counterexamples"] == {}
-    assert s["notes"] == {"leader_elected": "witness: 6 steps", "leadership_changed_hands": "witness: 10 steps"}
+    assert s["notes"] == {"leader_elected": "witness: 6 steps", "leadership_changed_hands": "witness: 10 steps",
+                          "leader_converges": "temporal: checked with --liveness"}
     # Every action fires. A 409 has no step of its own: a write refuses every other update in flight.
     assert s["coverage"] == [
         ("apiserver_update_lease", 8_576, 770),

@@ -44,7 +44,8 @@ def test_default_configuration():
     s = summary(checker.run(), checker)
     assert counts(s) == ("complete", 189_349, 797_089, 34)
     assert s["verdicts"] == VERDICTS
-    assert s["notes"] == {"node_recovers": "witness: 9 steps", "partitioned_node_runs_evicted_pod": "witness: 12 steps"}
+    assert s["notes"] == {"node_recovers": "witness: 9 steps", "partitioned_node_runs_evicted_pod": "witness: 12 steps",
+                          "node_lifecycle_converges": "temporal: checked with --liveness"}
     assert s["warnings"] == [TEMPORAL]                # every action fires
     assert all(fired > 0 for _, fired, _ in s["coverage"])
     assert s["exit_code"] == 3                        # no violation; convergence is left to a liveness engine
