@@ -84,6 +84,7 @@ DEFAULT_DORMANT = {
     "network_heal_partition": "kubelet_partitions = 0",
     "kubelet_send_heartbeat": COMEBACK,
     "node_lifecycle_controller_untaint_node": COMEBACK,
+    "fault_delay_heartbeat": "late_heartbeats = 0",
 }
 
 
@@ -100,18 +101,18 @@ WAKES = [
     ({}, (1_322, 3_979, 29), [], ["replacement_serves_after_a_crash"]),
     ({"lease_losses": 1}, (12_696, 52_457, 34), [], ["replacement_serves_after_a_crash"]),
     ({"watch_disconnects": 1}, (2_246, 7_633, 29), [], ["replacement_serves_after_a_crash"]),
-    ({"user_scales": 1}, (20_372, 82_473, 47), ["replicaset_controller_end_burst", "scheduler_mark_unschedulable"],
+    ({"user_scales": 1}, (20_352, 82_447, 47), ["replicaset_controller_end_burst", "scheduler_mark_unschedulable"],
      ["replacement_serves_after_a_crash"]),
-    ({"image_updates": 1, "pod_slots": 2, "replicaset_slots": 2}, (1_144_608, 5_866_209, 67),
+    ({"image_updates": 1, "pod_slots": 2, "replicaset_slots": 2}, (1_143_600, 5_863_545, 67),
      ["replicaset_controller_end_burst", "deployment_controller_scale_new_replicaset", "scheduler_mark_unschedulable"],
      ["replacement_serves_after_a_crash"]),
-    ({"image_pull_failures": 1}, (1_962, 5_971, 29), [], ["replacement_serves_after_a_crash"]),
-    ({"kubelet_partitions": 1}, (277_816, 1_358_503, 70), ["scheduler_mark_unschedulable"],
+    ({"image_pull_failures": 1}, (1_902, 5_823, 29), [], ["replacement_serves_after_a_crash"]),
+    ({"kubelet_partitions": 1}, (264_032, 1_291_117, 69), ["scheduler_mark_unschedulable"],
      ["running_pods_on_ready_nodes", "replacement_serves_after_a_crash"]),
-    ({"late_heartbeats": 1}, (185_012, 879_687, 68), ["scheduler_mark_unschedulable"],
+    ({"late_heartbeats": 1}, (174_324, 827_001, 67), ["scheduler_mark_unschedulable"],
      ["running_pods_on_ready_nodes", "replacement_serves_after_a_crash"]),
-    ({"node_crashes": 1}, (18_682, 68_455, 43), [], []),
-    ({"replicas": 2, "pod_slots": 3, "node_cpu": 1, "node_crashes": 1}, (3_135_254, 16_096_059, 61),
+    ({"node_crashes": 1}, (18_382, 67_583, 42), [], []),
+    ({"replicas": 2, "pod_slots": 3, "node_cpu": 1, "node_crashes": 1}, (3_063_614, 15_823_443, 61),
      ["replicaset_controller_end_burst"], ["replacement_serves_after_a_crash"]),
 ]
 
@@ -147,7 +148,7 @@ def test_one_replica_without_faults_on_both_engines():
 def test_one_replica_through_a_node_crash():
     checker = ClusterModel(**CRASH).checker()
     s = summary(checker.run(), checker)
-    assert counts(s) == ("complete", 18_682, 68_455, 43)
+    assert counts(s) == ("complete", 18_382, 67_583, 42)
     assert s["verdicts"] == ALL_HOLD
     assert s["notes"]["deployment_serves"] == "witness: 25 steps"
     assert s["notes"]["replacement_serves_after_a_crash"] == "witness: 26 steps"

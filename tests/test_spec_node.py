@@ -46,8 +46,9 @@ def test_default_configuration():
     assert s["verdicts"] == VERDICTS
     assert s["notes"] == {"node_recovers": "witness: 9 steps", "partitioned_node_runs_evicted_pod": "witness: 12 steps",
                           "node_lifecycle_converges": "temporal: checked with --liveness"}
-    assert s["warnings"] == [TEMPORAL]                # every action fires
-    assert all(fired > 0 for _, fired, _ in s["coverage"])
+    assert s["warnings"] == [TEMPORAL]                # every action but the dormant one fires
+    assert s["dormant"] == {"fault_delay_heartbeat": "late_heartbeats = 0"}
+    assert [name for name, fired, _ in s["coverage"] if fired == 0] == ["fault_delay_heartbeat"]
     assert s["exit_code"] == 3                        # no violation; convergence is left to a liveness engine
 
 
@@ -66,7 +67,7 @@ def test_default_engine_agrees_with_the_evaluator():
     # No binding is refused: without deletions, a pod the scheduler may bind is still pending and unbound in the store.
     assert s["warnings"] == [TEMPORAL] + never_fired("scheduler_forget_pod", "apiserver_delete_pod")
     assert s["dormant"] == {"user_delete_pod": "user_deletes = 0", "kubelet_fail_image_pull": "image_pull_failures = 0",
-                            "fault_crash_node": "node_crashes = 0"}
+                            "fault_crash_node": "node_crashes = 0", "fault_delay_heartbeat": "late_heartbeats = 0"}
 
 
 def test_default_engine_agrees_with_the_evaluator_on_late_heartbeats():
@@ -232,7 +233,7 @@ class NaiveNodeHealth(NodeLifecycleModel):
     ({}, "running_pods_are_on_ready_nodes", RUNS_ON_NODE1 + [partition("node1")] + MARKED),
     # The same with no fault at all: one heartbeat of a healthy kubelet comes too late.
     ({"late_heartbeats": 1, "node_crashes": 0, "kubelet_partitions": 0}, "running_pods_are_on_ready_nodes",
-     RUNS_ON_NODE1 + MARKED),
+     RUNS_ON_NODE1 + ["fault_delay_heartbeat(node=node1)"] + MARKED[1:]),
     # Taint-based eviction cannot stop the containers of a kubelet it cannot reach. (Without users' deletions,
     # so that the deletion is the controller's.)
     ({"user_deletes": 0}, "evicted_pods_do_not_run", EVICTED_WHILE_PARTITIONED),

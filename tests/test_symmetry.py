@@ -25,14 +25,14 @@ REDUCED = {
     "replicaset-anchor": (27153, 2727),
     "replicaset-anchor-pods=2-nodes=3-max_failures=2-replicas=1": (4901, 673),
     "two-phase-commit-resource_managers=3": (288, 80),
-    "replicaset": (943, 218),
-    "replicaset-expectation_timeouts=1-watch_disconnects=2": (12380, 2682),
+    "replicaset": (896, 215),
+    "replicaset-expectation_timeouts=1-watch_disconnects=2": (9237, 2103),
     "leader-election-replicas_per_role=1": (764, 764),
     "namespace": (14924, 14924),
     "namespace-namespaces=2-namespace_creations=1-namespace_deletions=1": (3972, 1989),
     "endpoints-kube_proxies=0": (2817, 1457),
     "endpoints-pod_slots=1": (415, 415),
-    "deployment-user_scales=0-watch_disconnects=0": (28211, 5530),
+    "deployment-user_scales=0-watch_disconnects=0": (21827, 4356),
     "cluster-replicas=1-pod_slots=1-node_crashes=0-watch_disconnects=0": (1322, 677),
 }
 

@@ -37,16 +37,17 @@ property, can tell apart. The kubelet sends a heartbeat only when it changes som
 when the store shows its node not Ready or its lease stale; under the timing assumption
 below, one sent earlier lands on a Ready node with a fresh lease, and changes nothing.
 
-**Time.** There is no clock value, renewal interval or grace period. An environment
-action, ``clock_expire_node_lease``, makes a FRESH lease STALE; STALE means "the
+**Time.** There is no clock value, renewal interval or grace period. A clock action,
+``clock_expire_node_lease``, makes a FRESH lease STALE; STALE means "the
 controller may by now believe that the grace period has passed since the last
 heartbeat", and the controller may then mark the node NotReady, or wait. The controller
 reads the stored age rather than a lease cache: it counts from when its informer *showed*
 a heartbeat, no earlier than when the API server stored it, so a lagging cache only
 delays its verdict, and the model may delay it as long as it likes. The lease of a
-crashed or partitioned kubelet may go stale at any moment. The lease of a running,
-connected kubelet goes stale only within the budget ``late_heartbeats`` (default 0): the
-model assumes that a heartbeat reaches the API server, and the controller's lease
+crashed or partitioned kubelet may go stale at any moment, and surely does: time passes,
+so the clock's step is weakly fair. The lease of a running, connected kubelet goes stale
+only as a fault, ``fault_delay_heartbeat``, within the budget ``late_heartbeats``
+(default 0): the model assumes that a heartbeat reaches the API server, and the controller's lease
 informer, before the lease it renews goes stale, which holds when delays and kubelet
 pauses stay below the grace period minus the renewal interval (30 seconds by default).
 The same budget lets a crash or partition leave a heartbeat in flight that lands after
@@ -59,8 +60,8 @@ that reboots comes back with no containers, which the control plane cannot tell 
 new machine under the old name; reboots are left out. A kubelet partition
 (``kubelet_partitions``) cuts the kubelet off from the API server: its heartbeats, status
 updates and watch stop, its containers keep running, and it acts on what its cache
-showed last. The partition heals later (``network_heal_partition``) and the kubelet's
-informer lists its pods again.
+showed last. The partition heals later (``network_heal_partition``, weakly fair: once
+faults stop, the network recovers) and the kubelet's informer lists its pods again.
 
 Left out, and why that is sound:
 
@@ -260,9 +261,9 @@ class NodeFaults(KubeletInformer, NodeApi, ContainerRuntime):
         s.node_partitioned[node] = True
         s.partitions_so_far = s.partitions_so_far + 1
 
-    @action(node=Nodes, kind="environment")
+    @action(node=Nodes, fairness="weak")
     def network_heal_partition(self, s, node):
-        """The network between a kubelet and the API server recovers."""
+        """The network between a kubelet and the API server recovers (faults stop, so a partition surely heals)."""
         require(s.node_partitioned[node])
         s.node_partitioned[node] = False
 
@@ -273,19 +274,29 @@ class NodeFaults(KubeletInformer, NodeApi, ContainerRuntime):
 
 
 class NodeLeaseClock(NodeFaults):
-    """Time passing: a heartbeat grows old; a healthy kubelet's only within the late-heartbeat budget."""
+    """Time passing: a silent kubelet's heartbeat surely grows old; a healthy one's only as a fault, within its budget."""
 
     component = "clock"
     owns = ("node_lease_age", "late_heartbeats_so_far")
 
-    @action(node=Nodes, kind="environment")
+    actions_paid_by = {"late_heartbeats": ("fault_delay_heartbeat",)}
+
+    @action(node=Nodes, fairness="weak")
     def clock_expire_node_lease(self, s, node):
-        """The grace period passes since the node's last stored heartbeat."""
-        late = self.kubelet_connected(s, node)
+        """The grace period passes since the last heartbeat of a node whose kubelet is down or cut off."""
+        require(~self.kubelet_connected(s, node))
         require(s.node_lease_age[node] == NodeLeaseAge.FRESH)
-        require(self.may_be_late(s, late))
         s.node_lease_age[node] = NodeLeaseAge.STALE
-        self.count_late(s, late)
+
+    @action(node=Nodes, kind="fault")
+    def fault_delay_heartbeat(self, s, node):
+        """A connected kubelet's heartbeat is late (an overloaded API server, a paused kubelet): its lease goes
+        stale."""
+        require(self.kubelet_connected(s, node))
+        require(s.node_lease_age[node] == NodeLeaseAge.FRESH)
+        require(s.late_heartbeats_so_far < self.late_heartbeats)
+        s.node_lease_age[node] = NodeLeaseAge.STALE
+        s.late_heartbeats_so_far = s.late_heartbeats_so_far + 1
 
 
 class KubeletHeartbeat(NodeFaults, Kubelet):

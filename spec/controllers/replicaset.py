@@ -21,7 +21,9 @@ one ReplicaSet, stored with its replicas (``etcd_rs_*``); pods are stored with t
 owner (``etcd_pod_owner``, set when the API server creates the pod, cleared when the pod
 is gone). The shared caches hold each ReplicaSet's copy and each pod's owner beside its
 phase. The controller keeps its expectations as the pods whose creation or deletion it
-has not seen yet, each marked with the ReplicaSet it was for; the ReplicaSet it is
+has not seen yet, each marked with the ReplicaSet it was for, and its pod event handler
+lowers one when a delivery shows it met, as the real handlers do (``CreationObserved``,
+``DeletionObserved``); the ReplicaSet it is
 syncing; the burst of creates or deletes that sync planned; and its one request in
 flight. A burst ends early when no slot is left that the cache shows free, or no pod left
 to delete: the model's stand-in for creates that fail (a quota, an unreachable API
@@ -326,9 +328,18 @@ class ReplicaSetController(ReplicaSetInformer, OwnedPodApi):
 
     def expectations_met(self, s, rs):
         """Every creation and deletion it expects for ``rs`` has reached its cache."""
-        return all_of(self.Pods, lambda p:
-                      ((s.rsc_expect_add[p] == rs).implies(self.cached_pod_phase(s, p) != PodPhase.ABSENT))
-                      & ((s.rsc_expect_del[p] == rs).implies(~self.cached_pod_phase(s, p).isin(*ACTIVE))))
+        return all_of(self.Pods, lambda p: (s.rsc_expect_add[p] != rs) & (s.rsc_expect_del[p] != rs))
+
+    def refresh(self, s, client, pod):
+        """The controller's pod event handlers lower its expectations as its cache shows them met: a pod it created
+        appears (``CreationObserved``), a pod it deleted is gone or terminating (``DeletionObserved``). Lowering
+        on the event, not by comparing the cache later, is what keeps a new pod under a deleted pod's name from
+        reading as the deletion undone."""
+        super().refresh(s, client, pod)
+        phase, _ = self.stored_view(s, client, pod)
+        mine = client == RSC
+        s.rsc_expect_add[pod] = when(mine & (phase != PodPhase.ABSENT), NONE, s.rsc_expect_add[pod])
+        s.rsc_expect_del[pod] = when(mine & ~phase.isin(*ACTIVE), NONE, s.rsc_expect_del[pod])
 
     def forget_expectations(self, s, rs):
         """Drop every expectation kept for ``rs``."""
