@@ -329,7 +329,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         out.print("  violates no property")
     if res.deadlock:
         out.print(Text("  ends in a deadlock: no action is enabled in its last state", style="red"))
-    if res.loop_closes is not None:
-        out.print("  its loop closes: the last state steps back to the loop's first state" if res.loop_closes
-                  else "  its loop does not close: no action leads from the last state back to the loop's start")
+    if res.loop_closes is False:
+        out.print(Text("  its loop does not close: no action leads from the last state back to the loop's start",
+                       style="red"))
+    elif res.loop_closes:
+        out.print(f"  its loop closes: {res.closed_by} leads from the last state back to the loop's start"
+                  if res.closed_by else "  its loop stutters: the last state repeats forever")
+        out.print(Text(f"  its cycle is not fair: it starves {', '.join(res.starved)}", style="red") if res.starved
+                  else "  its cycle is fair: it starves no fair action")
     return 0

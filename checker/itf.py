@@ -43,9 +43,13 @@ from .result import Step, Trace
 from .values import (NONE_VARIANT, MapValue, RecordValue, SeqValue, SetValue, Variant, decode_state, encode_scalar,
                      encode_state, scalar_value, type_string)
 
-__all__ = ["ACTION_TAKEN", "NONDET_PICKS", "FORMAT_DESCRIPTION", "trace_to_itf", "dumps_itf", "write_itf",
+__all__ = ["LOOP_CLOSED_BY", "STUTTERING", "ACTION_TAKEN", "NONDET_PICKS", "FORMAT_DESCRIPTION", "trace_to_itf", "dumps_itf", "write_itf",
            "load_itf", "itf_to_trace", "itf_schema"]
 
+LOOP_CLOSED_BY = "loopClosedBy"
+"""The top-level ``#meta`` key of a lasso: the action (and parameters) that leads from the last state back to
+``states[loop]``, or ``"stuttering"`` where the last state repeats forever."""
+STUTTERING = "stuttering"
 ACTION_TAKEN = "mbt::actionTaken"
 NONDET_PICKS = "mbt::nondetPicks"
 FORMAT_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"
@@ -91,6 +95,12 @@ def trace_to_itf(ir: IR, trace: Trace) -> dict[str, Any]:
     doc: dict[str, Any] = {"#meta": meta, "vars": [v.name for v in ir.variables] + list(_MBT), "states": states}
     if trace.loop is not None:
         doc["loop"] = trace.loop
+        closing = trace.closing
+        if closing is not None:
+            meta[LOOP_CLOSED_BY] = {"action": closing.action,
+                                    "params": {n: _to_json(v) for n, v in _step_params(ir, closing).items()}}
+        elif trace.stutters:
+            meta[LOOP_CLOSED_BY] = STUTTERING
     return doc
 
 
@@ -297,7 +307,32 @@ def itf_to_trace(ir: IR, doc: dict[str, Any], path: str = "<trace>") -> Trace:
         raise TraceError(f"{path}: \"loop\" is {loop}, but the last state is {len(steps) - 1}; the loop must start "
                          "at a state of the trace.")
     violation = meta.get("violation")
-    return Trace(ir.model, dict(ir.config), tuple(steps), violation if isinstance(violation, str) else None, loop)
+    closing = None if loop is None else _read_closing(ir, meta.get(LOOP_CLOSED_BY), steps, loop, path)
+    return Trace(ir.model, dict(ir.config), tuple(steps), violation if isinstance(violation, str) else None, loop,
+                 closing)
+
+
+def _read_closing(ir: IR, given: Any, steps: list[Step], loop: int, path: str) -> Step | None:
+    """The step that closes a lasso's cycle, as ``#meta.loopClosedBy`` names it (None where the file does not say,
+    or the lasso stutters)."""
+    at = f"{path}: \"#meta\".{LOOP_CLOSED_BY}"
+    if given is None:
+        return None
+    if given == STUTTERING:
+        if loop != len(steps) - 1:
+            raise TraceError(f"{at} says the lasso stutters, but its loop starts at state {loop}, not at the last "
+                             f"state ({len(steps) - 1}); a stuttering lasso repeats its last state.")
+        return None
+    if not isinstance(given, dict) or not isinstance(given.get("action"), str):
+        raise TraceError(f"{at} is {_short_json(given)}; expected \"{STUTTERING}\" or an object with the "
+                         "\"action\" (a name) and \"params\" that lead from the last state back to the loop's first.")
+    try:
+        action = ir.action(given["action"])
+    except KeyError:
+        raise TraceError(f"{at}: `{given['action']}` is not an action of model `{ir.model}`.") from None
+    params = given.get("params", {})
+    params = {n: _from_json(v) for n, v in params.items()} if isinstance(params, dict) else params
+    return Step(action.name, _encode_params(action, params, at), steps[loop].state)
 
 
 def _check_meta(ir: IR, meta: dict[str, Any], path: str) -> None:

@@ -25,6 +25,7 @@ from .evaluate import Evaluator
 from .expr import Expr, show
 from .ir import IR
 from .result import Step, Trace
+from .temporal import starved
 from .values import format_value, scalar_value
 
 __all__ = ["ReplayResult", "replay", "replay_file"]
@@ -40,9 +41,15 @@ class ReplayResult:
     - ``violations``: for each invariant (``always``) the first state index where it fails,
       and for each ``step`` property the first step index where (pre, post) fails;
     - ``deadlock``: no action is enabled in the final state;
-    - ``loop_closes``: for a lasso, whether an enabled action leads from the last state back
-      to ``states[loop]`` (None for a finite trace). A lasso whose cycle does not close is
-      still ``ok`` as a finite execution, but it is no evidence of an infinite one.
+    - ``loop_closes``: for a lasso, whether its cycle closes: the action the trace names (or,
+      where it names none, some action) leads from the last state back to ``states[loop]``,
+      or the loop starts at the last state, which then repeats forever (a stutter). None for
+      a finite trace. A lasso whose cycle does not close is still ``ok`` as a finite
+      execution, but it is no evidence of an infinite one;
+    - ``closed_by``: the label of the action that closes the cycle (None for a stutter, and
+      where the cycle does not close);
+    - ``starved``: for a lasso that closes, the fair action instances its cycle starves
+      (``kubecheck.temporal.starved``): empty for a fair behaviour; None otherwise.
     """
 
     ok: bool
@@ -51,6 +58,8 @@ class ReplayResult:
     violations: dict[str, int]
     deadlock: bool
     loop_closes: bool | None
+    closed_by: str | None = None
+    starved: tuple[str, ...] | None = None
 
 
 class _Mismatch(Exception):
@@ -81,13 +90,16 @@ def replay(ir: IR, trace: Trace) -> ReplayResult:
             confirmed = at
             _check_properties(ev, states, at, violations, ir.action(trace.steps[at].action or "").component)
         deadlock = not any(ev.enabled(a, states[-1], vals) for _, a, vals in ev.instances())
-        loop_closes = None if trace.loop is None else _loop_closes(ev, states, trace.loop)
+        loop_closes, closed_by, unfair = None, None, None
+        if trace.loop is not None:
+            loop_closes, closed_by = _loop_closes(ev, trace)
+            unfair = tuple(starved(ir, ev, trace)) if loop_closes else None
     except _Mismatch as err:
         return ReplayResult(False, str(err), confirmed, violations, False, None)
     except ModelRuntimeError as err:
         # A hand-made state can drive the spec where no reachable state goes (an out-of-domain read).
         return ReplayResult(False, f"step {at}: {err}", confirmed, violations, False, None)
-    return ReplayResult(True, None, confirmed, violations, deadlock, loop_closes)
+    return ReplayResult(True, None, confirmed, violations, deadlock, loop_closes, closed_by, unfair)
 
 
 def _check_width(ir: IR, states: Sequence[tuple[int, ...]]) -> None:
@@ -163,9 +175,19 @@ def _check_properties(ev: Evaluator, states: Sequence[tuple[int, ...]], i: int, 
             violations[p.name] = i
 
 
-def _loop_closes(ev: Evaluator, states: Sequence[tuple[int, ...]], loop: int) -> bool:
-    target = states[loop]
-    return any(ev.successor(a, states[-1], vals) == target for _, a, vals in ev.instances())
+def _loop_closes(ev: Evaluator, trace: Trace) -> tuple[bool, str | None]:
+    """Whether the lasso's cycle closes, and the label of the action that closes it."""
+    if trace.stutters:
+        return True, None
+    last, target = trace.steps[-1].state, trace.steps[trace.loop].state
+    if trace.closing is not None:
+        a = ev.ir.action(trace.closing.action or "")
+        vals = tuple(v for _, v in trace.closing.params)
+        return (True, ev.label(a, vals)) if ev.successor(a, last, vals) == target else (False, None)
+    for _, a, vals in ev.instances():
+        if ev.successor(a, last, vals) == target:
+            return True, ev.label(a, vals)
+    return False, None
 
 
 def replay_file(path: str, model_instance: Any = None) -> ReplayResult:

@@ -128,23 +128,36 @@ def trace_table(ir: IR, trace: Trace) -> Table:
         if prev is None:
             cell.append("\n".join(format_state(ir, st.state)))
         else:
-            for where, old, new in changes(ir, prev, st.state, ev):
-                if cell.plain:
-                    cell.append("\n")
-                cell.append(f"{where}: ")
-                cell.append(old, style="dim")
-                cell.append(" -> ")
-                cell.append(new, style="bold yellow")
-            if not cell.plain:
-                cell.append("(no change)", style="dim")
+            cell = _changes_cell(ir, prev, st.state, ev)
         mark = f"{k} loop" if trace.loop is not None and k == trace.loop else str(k)
         table.add_row(Text(mark), Text(step_label(ir, st, ev)), cell)
         prev = st.state
-    if trace.loop is not None:
+    if trace.closing is not None and prev is not None:
+        table.add_row(Text("back"), Text(step_label(ir, trace.closing, ev)),
+                      _changes_cell(ir, prev, trace.closing.state, ev))
+    if trace.stutters:
+        table.add_row(Text(""), Text(f"(step {trace.loop} repeats forever: no fair action is enabled there)"),
+                      Text(""))
+    elif trace.loop is not None:
         table.add_row(Text(""), Text(f"(back to step {trace.loop}: the loop repeats forever)"), Text(""))
     elif trace.violation == DEADLOCK:
         table.add_row(Text(""), Text("(deadlock: no action is enabled)"), Text(""))
     return table
+
+
+def _changes_cell(ir: IR, before: Sequence[int], after: Sequence[int], ev: Evaluator) -> Text:
+    """The changes of one step, old values dim and new ones bold."""
+    cell = Text()
+    for where, old, new in changes(ir, before, after, ev):
+        if cell.plain:
+            cell.append("\n")
+        cell.append(f"{where}: ")
+        cell.append(old, style="dim")
+        cell.append(" -> ")
+        cell.append(new, style="bold yellow")
+    if not cell.plain:
+        cell.append("(no change)", style="dim")
+    return cell
 
 
 def render_trace(out: Output, ir: IR, trace: Trace, title: str) -> None:

@@ -33,7 +33,11 @@ class Step:
 class Trace:
     """A behaviour of the model: an initial state and the actions after it.
 
-    ``loop`` is the index of the state where a lasso's cycle starts (None for a finite trace).
+    ``loop`` is the index of the state where a lasso's cycle starts (None for a finite trace),
+    and ``closing`` the step that leads from the last state back to ``steps[loop]`` (its
+    state is that one's; None where a file did not say). A lasso whose loop starts at its
+    last state ends by stuttering: that state repeats forever, which is a fair behaviour
+    only where no fair action is enabled there.
     """
 
     model: str
@@ -41,6 +45,12 @@ class Trace:
     steps: tuple[Step, ...]
     violation: str | None = None   # the property it violates, if any
     loop: int | None = None
+    closing: Step | None = None
+
+    @property
+    def stutters(self) -> bool:
+        """A lasso whose last state repeats forever (a step to itself changes nothing, so none closes it)."""
+        return self.loop is not None and self.loop == len(self.steps) - 1
 
     @property
     def length(self) -> int:

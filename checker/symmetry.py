@@ -227,6 +227,30 @@ class Symmetry:
             x = nxt
         return Trace(trace.model, trace.config, tuple(out), trace.violation, trace.loop)
 
+    def concretize_lasso(self, trace: Trace, ir: IR, successor: Callable[[Action, tuple[int, ...], tuple[int, ...]],
+                                                                          tuple[int, ...] | None]) -> Trace:
+        """A real lasso for a lasso over representatives.
+
+        A cycle over representatives returns to its first state's orbit, but its concrete run
+        may come back renamed (two pods that swapped places). Each turn of the cycle is a
+        function of the concrete state it starts from, within one orbit, which is finite; so
+        unrolling the cycle reaches a turn's starting state again, and the lasso's loop starts
+        there.
+        """
+        if trace.closing is None:
+            return self.concretize(trace, ir, successor)
+        turn = trace.steps[trace.loop + 1:] + (trace.closing,)
+        steps = trace.steps + (trace.closing,)
+        for _ in range(len(self.group) + 1):
+            run = self.concretize(Trace(trace.model, trace.config, steps, trace.violation), ir, successor).steps
+            starts = [run[k].state for k in range(trace.loop, len(run) - 1, len(turn))]
+            if run[-1].state in starts:
+                loop = trace.loop + starts.index(run[-1].state) * len(turn)
+                return Trace(trace.model, trace.config, run[:-1], trace.violation, loop, run[-1])
+            steps += turn
+        raise AssertionError("symmetry: a lasso's cycle does not close on concrete states; this is a bug in "
+                             "kubecheck, please report it.")
+
     def _inverse_to(self, x: tuple[int, ...], rep: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
         """Per domain, the inverse of a renaming that maps ``x`` to ``rep``."""
         if x == rep:

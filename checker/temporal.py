@@ -11,8 +11,10 @@ Fairness is per action instance, TLA+'s ``\\A p: WF_vars(A(p))``: an action decl
 ``fairness="weak"`` with parameters is fair for each value of its parameters on its own.
 Environment and fault actions have none. With symmetry reduction the graph is the quotient, in
 which one instance stands for all its renamings; fairness is then per action (``WF_vars(\\E p:
-A(p))``), a weaker assumption, so a verdict that holds there holds per instance too, while a
-violation may need a per-instance check without ``--symmetry`` (the run says so).
+A(p))``), a weaker assumption, so a verdict that holds there holds per instance too. A lasso
+found there is renamed into a real execution and checked per instance (:func:`starved`): one
+that is fair per instance is a violation; one that starves an instance leaves the property
+unknown, and the run says to decide it without ``--symmetry``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from .liveness import Fairness, Lasso, StateGraph, check_always_eventually, chec
 from .result import PropertyResult, Step, Trace
 from .symmetry import Symmetry
 
-__all__ = ["temporal_properties", "predicates", "fairness", "GraphRecord", "decide"]
+__all__ = ["temporal_properties", "predicates", "fairness", "GraphRecord", "decide", "lasso_trace", "starved"]
 
 
 def temporal_properties(props: Sequence[Property]) -> list[Property]:
@@ -104,7 +106,7 @@ def decide(ir: IR, props: Sequence[Property], results: dict[str, PropertyResult]
         t = ev.successor(ir.actions[ai], st, vals)
         assert t is not None, "a recorded transition the reference evaluator does not take"
         return t if symmetry is None else symmetry.canonical(t)
-    finish = None if symmetry is None else (lambda tr: symmetry.concretize(tr, ir, ev.successor))
+    finish = None if symmetry is None else (lambda tr: symmetry.concretize_lasso(tr, ir, ev.successor))
     fair = fairness(ir, instances, per_action=symmetric)
     system = np.array([ir.actions[ai].kind == "system" for ai, _ in instances], dtype=bool)
     column = {(p.name, w): i for i, (p, w) in enumerate(predicates(props))}
@@ -125,12 +127,16 @@ def decide(ir: IR, props: Sequence[Property], results: dict[str, PropertyResult]
         if lasso is None:
             r.verdict = "holds"
             continue
-        r.verdict = "violated"
-        r.counterexample = lasso_trace(ir, lasso, instances, initial_state, successor, p.name, finish)
-        if symmetric:
-            warnings.append(f"property `{p.name}` was decided on the symmetry-reduced graph, where fairness is per "
-                            "action rather than per instance: its lasso is fair per action; run without --symmetry "
-                            "to confirm it per instance.")
+        trace = lasso_trace(ir, lasso, instances, initial_state, successor, p.name, finish)
+        unfair = starved(ir, ev, trace) if symmetric else []
+        if not unfair:
+            r.verdict, r.counterexample = "violated", trace
+            continue
+        # Fair per action only: no evidence against fairness per instance, and no proof either.
+        r.verdict, r.note = "unknown", "symmetry: only a lasso fair per action"
+        warnings.append(f"property `{p.name}` is unknown: on the symmetry-reduced graph fairness is per action "
+                        f"rather than per instance, and the only lasso found there starves {', '.join(unfair)}; "
+                        "run without --symmetry to decide it.")
     return warnings
 
 
@@ -138,13 +144,38 @@ def lasso_trace(ir: IR, lasso: Lasso, instances: Sequence[tuple[int, tuple[int, 
                 initial_state: Callable[[int], tuple[int, ...]],
                 successor: Callable[[tuple[int, ...], int], tuple[int, ...]], name: str,
                 finish: Callable[[Trace], Trace] | None) -> Trace:
-    """The lasso as a trace: its actions replayed from its initial state, ``loop`` where the cycle starts."""
-    st = initial_state(int(lasso.states[0]))
-    steps = [Step(None, (), st)]
-    for k in lasso.labels:
+    """The lasso as a trace: its actions replayed from its initial state, ``loop`` where the cycle starts and
+    ``closing`` the step back to it (None where the lasso stutters)."""
+    def step(st: tuple[int, ...], k: int) -> Step:
         ai, vals = instances[int(k)]
         a = ir.actions[ai]
-        st = successor(st, int(k))
-        steps.append(Step(a.name, tuple(zip(a.param_names(), vals)), st))
-    tr = Trace(ir.model, dict(ir.config), tuple(steps), name, lasso.loop)
+        return Step(a.name, tuple(zip(a.param_names(), vals)), successor(st, int(k)))
+    steps = [Step(None, (), initial_state(int(lasso.states[0])))]
+    for k in lasso.labels:
+        steps.append(step(steps[-1].state, k))
+    closing = None if lasso.closing is None else step(steps[-1].state, lasso.closing)
+    tr = Trace(ir.model, dict(ir.config), tuple(steps), name, lasso.loop, closing)
     return tr if finish is None else finish(tr)
+
+
+def starved(ir: IR, ev: Evaluator, trace: Trace) -> list[str]:
+    """The fair action instances that a lasso's cycle starves, as labels (``[]`` for a fair lasso).
+
+    Fairness is per instance, as the model declares it: a weakly fair instance enabled in every
+    cycle state, or a strongly fair one enabled in some cycle state, must be taken in the cycle.
+    Enabled means that its guard holds and it changes the state (a step to the same state is no
+    step). A stuttering lasso's cycle is its last state, in which no step is taken.
+    """
+    assert trace.loop is not None, "a finite trace has no cycle"
+    cycle = [s.state for s in trace.steps[trace.loop:]]
+    taken = {(s.action, s.params) for s in trace.steps[trace.loop + 1:]}
+    if trace.closing is not None:
+        taken.add((trace.closing.action, trace.closing.params))
+    out = []
+    for _, a, vals in ev.instances():
+        if a.fairness is None or a.kind != "system" or (a.name, tuple(zip(a.param_names(), vals))) in taken:
+            continue
+        enabled = [(t := ev.successor(a, st, vals)) is not None and t != tuple(st) for st in cycle]
+        if all(enabled) if a.fairness == "weak" else any(enabled):
+            out.append(ev.label(a, vals))
+    return out

@@ -661,6 +661,53 @@ but the trace has TERMINATING.
     assert err.startswith(f"kubecheck: error: {edited}: ")
 
 
+def test_a_lasso_shows_its_cycle_and_replays_as_a_fair_behaviour(capsys: pytest.CaptureFixture[str],
+                                                                  tmp_path: Path) -> None:
+    models = Path(__file__).parent / "liveness_models.py"
+    code, out, _ = run(capsys, "check", f"{models}:SemaphoreMutex", "--liveness", "--out", str(tmp_path))
+    assert code == 1
+    # The step that closes the cycle is shown, marked "back", with its changes.
+    lines = [line.rstrip() for line in out.split("\n")]
+    start = lines.index("1 loop   process_request(process=process1)            pc[process1]: IDLE -> WAITING")
+    assert lines[start + 2:start + 5] == [
+        "     3   process_enter(process=process2)              pc[process2]: WAITING -> CRITICAL",
+        "  back   process_exit(process=process2)               pc[process2]: CRITICAL -> IDLE",
+        "         (back to step 1: the loop repeats forever)"]
+    path = tmp_path / "process1_enters.itf.json"
+    assert json.loads(path.read_text())["#meta"]["loopClosedBy"] == {"action": "process_exit",
+                                                                     "params": {"process": "process2"}}
+    code, out, err = run(capsys, "replay", str(path))
+    assert (code, err) == (0, "")
+    assert out == f"""\
+{path}: a real execution of the model (3 steps)
+  violates no property
+  its loop closes: process_exit(process=process2) leads from the last state back to the loop's start
+  its cycle is fair: it starves no fair action
+"""
+    # A convergence lasso that stutters: its last state repeats, and nothing fair is enabled there.
+    code, out, _ = run(capsys, "check", f"{models}:LeakyReplicaSet", "--liveness", "--out", str(tmp_path))
+    assert code == 1
+    assert "         (step 4 repeats forever: no fair action is enabled there)" in out.split("\n")
+    path = tmp_path / "replicaset_converges.itf.json"
+    code, out, err = run(capsys, "replay", str(path))
+    assert (code, out, err) == (0, f"""\
+{path}: a real execution of the model (4 steps)
+  violates no property
+  ends in a deadlock: no action is enabled in its last state
+  its loop stutters: the last state repeats forever
+  its cycle is fair: it starves no fair action
+""", "")
+    # The same lasso without the fairness it relied on is not a fair behaviour: replay says what it starves.
+    doc = json.loads((tmp_path / "process1_enters.itf.json").read_text())
+    doc["loop"], doc["#meta"]["loopClosedBy"] = 3, "stuttering"
+    unfair = tmp_path / "unfair.itf.json"
+    unfair.write_text(json.dumps(doc))
+    code, out, err = run(capsys, "replay", str(unfair))
+    assert (code, out.split("\n")[-3:], err) == (0, [
+        "  its loop stutters: the last state repeats forever",
+        "  its cycle is not fair: it starves process_exit(process=process2)", ""], "")
+
+
 # ---- the console script: what a shell sees --------------------------------------------------------
 
 def test_console_script_json_and_exit_code() -> None:

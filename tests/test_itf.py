@@ -121,6 +121,15 @@ def test_a_finite_trace_has_no_loop_and_a_lasso_has_one(anchor, tmp_path):
     assert doc["#meta"]["violation"] is None
     path = _write(tmp_path, "lasso.itf.json", doc)
     assert itf_to_trace(ir, load_itf(path), path) == lasso
+    # The action that closes the cycle travels in the top-level #meta; a stutter is named as one.
+    closed = Trace(trace.model, trace.config, trace.steps, None, 3, Step("node_fail", (("node", 1),),
+                                                                        trace.steps[3].state))
+    doc = trace_to_itf(ir, closed)
+    assert doc["#meta"]["loopClosedBy"] == {"action": "node_fail", "params": {"node": "node2"}}
+    assert itf_to_trace(ir, load_itf(_write(tmp_path, "closed.itf.json", doc)), path) == closed
+    stutter = Trace(trace.model, trace.config, trace.steps, None, len(trace.steps) - 1)
+    assert trace_to_itf(ir, stutter)["#meta"]["loopClosedBy"] == "stuttering"
+    assert "loopClosedBy" not in trace_to_itf(ir, lasso)["#meta"]
 
 
 # ---- the research examples (copies of shared/research/itf_examples/*.json) ----------------
@@ -258,6 +267,20 @@ CORRUPTIONS = {
     "a loop past the last state": (
         lambda d: d.update(loop=10),
         '<file>: "loop" is 10, but the last state is 9; the loop must start at a state of the trace.'),
+    "a stutter that is not at the end": (
+        lambda d: (d.update(loop=3), d["#meta"].update(loopClosedBy="stuttering")),
+        '<file>: "#meta".loopClosedBy says the lasso stutters, but its loop starts at state 3, not at the last '
+        'state (9); a stuttering lasso repeats its last state.'),
+    "a loop closed by nothing readable": (
+        lambda d: (d.update(loop=3), d["#meta"].update(loopClosedBy=["node_fail"])),
+        '<file>: "#meta".loopClosedBy is ["node_fail"]; expected "stuttering" or an object with the "action" (a '
+        'name) and "params" that lead from the last state back to the loop\'s first.'),
+    "a loop closed by an unknown action": (
+        lambda d: (d.update(loop=3), d["#meta"].update(loopClosedBy={"action": "node_reboot", "params": {}})),
+        '<file>: "#meta".loopClosedBy: `node_reboot` is not an action of model `replicaset-anchor`.'),
+    "a loop closed with the wrong parameters": (
+        lambda d: (d.update(loop=3), d["#meta"].update(loopClosedBy={"action": "node_fail", "params": {}})),
+        '<file>: "#meta".loopClosedBy: action `node_fail` takes the parameters node; the trace gives none.'),
 }
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from kubecheck import Bool, Constant, Int, Model, TraceError, Var, action, always, require, step_invariant
 from kubecheck.explicit import explore
-from kubecheck.itf import trace_to_itf, write_itf
+from kubecheck.itf import itf_to_trace, load_itf, trace_to_itf, write_itf
 from kubecheck.replay import ReplayResult, replay, replay_file
 from kubecheck.result import Step, Trace
 from kubecheck.spec.replicaset_anchor import ReplicaSetAnchor
@@ -117,9 +117,9 @@ class Toggle(Model):
     n = Var(Int(0, limit), init=0)       # the counter
     on = Var(Bool, init=False)           # the switch
 
-    @action
+    @action(fairness="weak")
     def worker_increment(self, s):
-        """The worker counts up to the limit."""
+        """The worker counts up to the limit (weakly fair: it does not stop short of it for ever)."""
         require(s.n < self.limit)
         s.n = s.n + 1
 
@@ -140,9 +140,12 @@ class Toggle(Model):
         return ~(~pre.on & post.on)
 
 
-def _toggle_trace(*steps, loop=None):
-    """A hand-written trace: (action, n, on) per step, the first action None."""
-    return Trace("toggle", {"limit": 2}, tuple(Step(a, (), (n, on)) for a, n, on in steps), None, loop)
+def _toggle_trace(*steps, loop=None, closing=None):
+    """A hand-written trace: (action, n, on) per step, the first action None; ``closing`` the action back to
+    ``steps[loop]``."""
+    states = tuple(Step(a, (), (n, on)) for a, n, on in steps)
+    back = None if closing is None else Step(closing, (), states[loop].state)
+    return Trace("toggle", {"limit": 2}, states, None, loop, back)
 
 
 def test_a_deadlock_at_the_end_is_reported():
@@ -161,8 +164,19 @@ def test_a_step_property_fails_at_the_step_that_breaks_it():
 def test_a_lasso_whose_cycle_closes():
     ir = Toggle().ir
     trace = _toggle_trace((None, 0, 0), ("worker_flip", 0, 1), ("worker_flip", 0, 0), loop=1)
+    # Flipping for ever starves the counter, whose increment is enabled throughout and weakly fair.
     assert replay(ir, trace) == ReplayResult(ok=True, error=None, steps=2, violations={"never_switched_on": 1},
-                                             deadlock=False, loop_closes=True)
+                                             deadlock=False, loop_closes=True, closed_by="worker_flip",
+                                             starved=("worker_increment",))
+
+
+def test_the_action_a_lasso_names_must_close_it():
+    ir = Toggle().ir
+    named = _toggle_trace((None, 0, 0), ("worker_flip", 0, 1), loop=0, closing="worker_flip")
+    assert (replay(ir, named).loop_closes, replay(ir, named).closed_by) == (True, "worker_flip")
+    wrong = _toggle_trace((None, 0, 0), ("worker_flip", 0, 1), loop=0, closing="worker_increment")
+    assert (replay(ir, wrong).loop_closes, replay(ir, wrong).closed_by, replay(ir, wrong).starved) == \
+        (False, None, None)
 
 
 def test_a_lasso_whose_cycle_does_not_close():
@@ -173,9 +187,20 @@ def test_a_lasso_whose_cycle_does_not_close():
                                              deadlock=False, loop_closes=False)
 
 
+def test_a_stuttering_lasso_is_fair_only_where_no_fair_action_is_enabled():
+    ir = Toggle().ir
+    at_limit = _toggle_trace((None, 0, 0), ("worker_increment", 1, 0), ("worker_increment", 2, 0), loop=2)
+    assert replay(ir, at_limit) == ReplayResult(ok=True, error=None, steps=2, violations={"below_limit": 2},
+                                                deadlock=True, loop_closes=True, closed_by=None, starved=())
+    short = _toggle_trace((None, 0, 0), ("worker_increment", 1, 0), loop=1)
+    assert (replay(ir, short).loop_closes, replay(ir, short).starved) == (True, ("worker_increment",))
+
+
 def test_a_lasso_round_trips_through_a_file_and_replays(tmp_path):
     model = Toggle()
-    trace = _toggle_trace((None, 0, 0), ("worker_flip", 0, 1), loop=0)   # flipping again returns to step 0
-    path = str(tmp_path / "lasso.itf.json")
-    write_itf(path, model.ir, trace)
-    assert replay_file(path, model).loop_closes is True
+    for trace in (_toggle_trace((None, 0, 0), ("worker_flip", 0, 1), loop=0, closing="worker_flip"),
+                  _toggle_trace((None, 0, 0), ("worker_increment", 1, 0), ("worker_increment", 2, 0), loop=2)):
+        path = str(tmp_path / "lasso.itf.json")
+        write_itf(path, model.ir, trace)
+        assert itf_to_trace(model.ir, load_itf(path), path) == trace
+        assert replay_file(path, model).loop_closes is True
