@@ -358,7 +358,9 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
     # Levels: the initial states are level 0; depth counts the levels explored.
     depth = _levels(level_starts, len(states))
     plan.close(stopped == "complete", coverage)
+    liveness_seconds = None
     if recording and stopped == "complete":
+        t_live = time.perf_counter()
         preds = predicates(plan.temporal)
         bits = np.zeros((len(preds), len(states)), dtype=bool)
         for k, key in enumerate(states):
@@ -370,7 +372,10 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
                            np.frombuffer(edst, dtype=np.int64), np.frombuffer(elab, dtype=np.int32), len(instances))
         warnings += decide(ir, plan.temporal, results, graph, bits, instances, ev, symmetry,
                            lambda g: unpack(states[g]))
+        liveness_seconds = time.perf_counter() - t_live
     extra: dict[str, Any] = {"processed": i, "bytes_per_state": _bytes_per_state(states, index, parent, via)}
+    if liveness_seconds is not None:
+        extra["liveness_seconds"] = liveness_seconds
     if symmetry is not None:
         extra["symmetry"] = {"domains": list(symmetry.domains), "renamings": symmetry.size}
     return CheckResult(ir.model, dict(ir.config), "explicit", stopped, len(states), total, depth, seconds,

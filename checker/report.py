@@ -229,7 +229,8 @@ def summary_table(result: CheckResult, source: str = "") -> Table:
         ("states", Text(f"{_num(result.distinct_states)} distinct, {_num(result.total_states)} total"
                         + (", one per orbit" if "symmetry" in result.extra else ""))),
         ("depth", Text(f"{result.depth} levels")),
-        ("time", Text(f"{result.seconds:.2f} s, {rate}")),
+        ("time", Text(f"{result.seconds:.2f} s, {rate}" + ("" if result.extra.get("liveness_seconds") is None
+                                                            else f"; liveness {result.extra['liveness_seconds']:.2f} s"))),
     ]
     if result.extra.get("bytes_per_state"):
         rows.append(("memory", Text(f"{result.extra['bytes_per_state']:,.0f} bytes per state (visited set and "

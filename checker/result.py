@@ -170,6 +170,8 @@ class CheckResult:
             "total_states": self.total_states,
             "depth": self.depth,
             "seconds": round(self.seconds, 3),
+            "liveness_seconds": (None if self.extra.get("liveness_seconds") is None
+                                 else round(self.extra["liveness_seconds"], 3)),
             "bytes_per_state": self.extra.get("bytes_per_state"),
             "coverage": {c.name: {"component": c.component, "kind": c.kind, "fired": c.fired,
                                   "new_states": c.new_states, "dormant": c.dormant or None}

@@ -109,6 +109,9 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[
     assert err == ""
     data = json.loads(out)
     assert isinstance(data.pop("seconds"), float)
+    # Deciding temporal properties takes time of its own, reported apart: only a --liveness run has it.
+    liveness_seconds = data.pop("liveness_seconds")
+    assert liveness_seconds is None or (isinstance(liveness_seconds, float) and "--liveness" in argv)
     return code, data
 
 
@@ -664,8 +667,11 @@ but the trace has TERMINATING.
 def test_a_lasso_shows_its_cycle_and_replays_as_a_fair_behaviour(capsys: pytest.CaptureFixture[str],
                                                                   tmp_path: Path) -> None:
     models = Path(__file__).parent / "liveness_models.py"
+    assert json.loads(run(capsys, "check", f"{models}:SemaphoreMutex", "--liveness", "--json")[1])[
+        "liveness_seconds"] >= 0
     code, out, _ = run(capsys, "check", f"{models}:SemaphoreMutex", "--liveness", "--out", str(tmp_path))
     assert code == 1
+    assert re.search(r"^time +\d+\.\d\d s, .*; liveness \d+\.\d\d s$", out, re.M)
     # The step that closes the cycle is shown, marked "back", with its changes.
     lines = [line.rstrip() for line in out.split("\n")]
     start = lines.index("1 loop   process_request(process=process1)            pc[process1]: IDLE -> WAITING")

@@ -8,6 +8,7 @@ from kubecheck import ConfigError, action, require, when
 from kubecheck.explicit import explore
 from kubecheck.spec.controllers.replicaset import ReplicaSets, RsClient, RsVerb
 from kubecheck.spec.deployment_model import DeploymentModel
+from liveness_checks import check
 
 # Small configurations: no scale and no dropped watch. Every finding below still shows.
 NO_SCALE = {"user_scales": 0, "watch_disconnects": 0}
@@ -212,6 +213,73 @@ def test_without_optimistic_concurrency_only_the_timing_changes():
     for name, p in r.properties.items():
         if p.counterexample is not None:
             assert broken.properties[name].counterexample.labels(broken_ir) == p.counterexample.labels(ir)
+
+
+# ---- convergence: checked with liveness on both engines ---------------------------------------------
+
+# The verdicts of explore() above, with the convergence property checked.
+VERDICTS = {
+    "single_writer_etcd": "holds", "replicasets_within_surge": "violated", "scale_ups_within_surge_as_seen": "holds",
+    "pods_within_surge": "holds", "availability_kept": "violated", "scale_downs_keep_availability_as_seen": "holds",
+    "rollout_completes": "holds"}
+
+
+@pytest.mark.slow
+def test_default_configuration_converges():
+    _, s = check(DeploymentModel())
+    assert s["counts"] == ("complete", 636272, 3123858, 61)
+    assert s["verdicts"] == dict(VERDICTS, deployment_converges="holds")
+    assert s["lassos"] == {}
+    assert s["warnings"] == []
+
+
+def test_the_small_configuration_converges():
+    _, s = check(DeploymentModel(**NO_SCALE))
+    assert s["counts"] == ("complete", 21827, 79589, 44)
+    assert s["verdicts"] == dict(VERDICTS, deployment_converges="holds")
+    assert s["lassos"] == {}
+    assert s["warnings"] == []
+
+
+class StopsOnceTheNewIsAvailable(DeploymentModel):
+    """Broken in one named way: old ReplicaSets are scaled down only while the new one has unavailable replicas."""
+
+    name = "deployment-stops-once-the-new-is-available"
+
+    @action(rs=ReplicaSets, fairness="weak")
+    def deployment_controller_scale_down_old_replicaset(self, s, rs):
+        require(self.can_sync_deployment(s))
+        require(self.old_rs_scales(s, rs))
+        require(self.new_available(s) < self.new_replicas(s))
+        self.send_scale(s, rs, self.old_rs_target(s, rs))
+
+
+def test_a_controller_that_stops_once_the_new_replicaset_is_available_never_converges():
+    _, s = check(StopsOnceTheNewIsAvailable(**NO_SCALE))
+    assert s["counts"] == ("complete", 13484, 49142, 44)
+    assert s["verdicts"] == dict(VERDICTS, deployment_converges="violated")   # the safety properties miss it
+    # rs1 runs its two pods; the image changes and rs2 is created with the one replica the surge allows.
+    # Its pod runs, and from then on the old ReplicaSet is never scaled down: 3 pods, 2 of them old, for ever.
+    assert s["lassos"] == {"deployment_converges": ([
+        "user_create_deployment", "apiserver_create_deployment", "informer_deliver_deployment_event",
+        "deployment_controller_create_replicaset(rs=rs1)", "apiserver_create_replicaset(client=DEPLOYMENT_CONTROLLER)",
+        "informer_deliver_replicaset_event(rs=rs1)", "replicaset_controller_sync(rs=rs1)",
+        "replicaset_controller_create_pod(pod=pod1)", "apiserver_create_pod(client=REPLICASET_CONTROLLER)",
+        "standin_pod_starts(pod=pod1)", "informer_deliver_pod_event(client=REPLICASET_CONTROLLER, pod=pod1)",
+        "replicaset_controller_handle_response",
+        "replicaset_controller_create_pod(pod=pod2)", "apiserver_create_pod(client=REPLICASET_CONTROLLER)",
+        "standin_pod_starts(pod=pod2)", "informer_deliver_pod_event(client=REPLICASET_CONTROLLER, pod=pod2)",
+        "replicaset_controller_handle_response",
+        "user_update_image", "apiserver_update_deployment", "informer_deliver_deployment_event",
+        "deployment_controller_create_replicaset(rs=rs2)", "apiserver_create_replicaset(client=DEPLOYMENT_CONTROLLER)",
+        "informer_deliver_replicaset_event(rs=rs2)", "replicaset_controller_sync(rs=rs2)",
+        "replicaset_controller_create_pod(pod=pod3)", "apiserver_create_pod(client=REPLICASET_CONTROLLER)",
+        "standin_pod_starts(pod=pod3)", "informer_deliver_pod_event(client=REPLICASET_CONTROLLER, pod=pod3)",
+        "replicaset_controller_handle_response"], 29, None)}
+    assert s["warnings"] == [
+        f"action `{a}` never fired: its guard is false in every reachable state (usually a spec bug)."
+        for a in ("standin_collect_orphan", "apiserver_delete_replicaset", "deployment_controller_scale_new_replicaset",
+                  "deployment_controller_delete_old_replicaset")]
 
 
 @pytest.mark.parametrize("config, message", [

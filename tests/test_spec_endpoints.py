@@ -1,15 +1,21 @@
-"""The endpoints model: pinned figures, the lag shown, and each guard of the endpoints controller shown to matter."""
+"""The endpoints model: pinned figures, the lag shown, and each guard of the endpoints controller shown to matter.
+
+With liveness, both engines find that ``endpoints_converges`` holds at the default
+configuration; a kube-proxy that never removes a rule, and an endpoints controller whose
+Service event queues nothing, each keep it from converging, with the lassos pinned.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from kubecheck import ConfigError, action, always, require
+from kubecheck import ConfigError, action, always, any_of, require
 from kubecheck.explicit import EvaluatorSuccessors, explore
 from kubecheck.spec.endpoints_model import EndpointsModel
 from kubecheck.spec.objects import ClusterObjects, Response
+from liveness_checks import check
 
-Pods = ClusterObjects.Pods
+Nodes, Pods = ClusterObjects.Nodes, ClusterObjects.Pods
 
 CAUGHT_UP = "endpoints_list_only_ready_pods_once_caught_up"
 
@@ -172,6 +178,69 @@ def test_without_the_staleness_check_a_stopped_pod_stays_listed():
     # agrees with "no ready pods", and the controller goes idle with pod1 still listed.
     assert shortest_counterexample(WithoutStalenessCheck(), CAUGHT_UP, BROKEN) == POD1_LISTED + [
         "pod_stops(pod=pod1)", "endpoints_informer_deliver_pod_event(pod=pod1)", "endpoints_controller_skip_sync"]
+
+
+# ---- convergence (liveness) ----
+
+def test_default_configuration_converges():
+    result, s = check(EndpointsModel())
+    assert s["counts"] == ("complete", 11151, 41101, 25)
+    assert s["verdicts"] == dict(EXPECTED, endpoints_converges="holds")
+    assert s["lassos"] == {}        # the one violation, of traffic_reaches_only_ready_pods, is not a lasso
+    assert s["warnings"] == []
+    assert result.exit_code() == 1
+
+
+# One pod slot on one node: small, and every action still fires.
+SMALL = {"pod_slots": 1, "nodes": 1}
+
+
+class KubeProxyKeepsStaleRules(EndpointsModel):
+    """Broken in one named way: kube-proxy adds the backends the Endpoints list but never removes one."""
+
+    name = "endpoints-kube-proxy-keeps-stale-rules"
+
+    @action(node=Nodes, fairness="weak")
+    def kube_proxy_sync_rules(self, s, node):
+        require(self.runs_kube_proxy(node))
+        require(any_of(self.Pods, lambda p: s.etcd_endpoints[p] & ~s.proxy_routes[node][p]))
+        s.proxy_routes[node].set_all(lambda p: s.proxy_routes[node][p] | s.etcd_endpoints[p])
+
+
+def test_a_kube_proxy_that_never_removes_a_rule_never_converges():
+    _, s = check(KubeProxyKeepsStaleRules(**SMALL))
+    assert s["counts"] == ("complete", 140, 357, 17)
+    assert s["verdicts"] == dict(EXPECTED, endpoints_converges="violated")
+    # pod1 is listed and node1's rules send traffic to it; pod1 stops and the controller takes it out of
+    # the Endpoints, but node1's kube-proxy has nothing to add, so the rule to pod1 stays for ever.
+    assert s["lassos"] == {"endpoints_converges": (POD1_LISTED + [
+        "kube_proxy_sync_rules(node=node1)", "endpoints_informer_deliver_endpoints_event", "pod_stops(pod=pod1)",
+        "endpoints_informer_deliver_pod_event(pod=pod1)", "endpoints_controller_sync", "apiserver_update_endpoints",
+        "endpoints_informer_deliver_endpoints_event"], 14, None)}
+    assert s["warnings"] == []
+
+
+class ServiceEventQueuesNothing(EndpointsModel):
+    """Broken in one named way: the Service event handler fills the controller's cache but does not queue the key."""
+
+    name = "endpoints-service-event-queues-nothing"
+
+    @action(fairness="weak")
+    def endpoints_informer_deliver_service_event(self, s):
+        require(s.epc_cache_service != s.etcd_service_exists)
+        s.epc_cache_service = s.etcd_service_exists
+
+
+def test_an_endpoints_controller_that_drops_the_service_event_never_lists_a_pod():
+    _, s = check(ServiceEventQueuesNothing(**SMALL))
+    assert s["counts"] == ("complete", 153, 388, 18)
+    assert s["verdicts"] == dict(EXPECTED, endpoints_converges="violated")
+    # The controller sees pod1 ready before it sees the Service, so that pod event queues nothing (no
+    # Service it knows selects pod1); the Service event queues nothing either, and pod1 is never listed.
+    assert s["lassos"] == {"endpoints_converges": (
+        ["user_create_service", "apiserver_create_service", "pod_becomes_ready(pod=pod1, node=node1)",
+         "endpoints_informer_deliver_pod_event(pod=pod1)", "endpoints_informer_deliver_service_event"], 5, None)}
+    assert s["warnings"] == []
 
 
 @pytest.mark.parametrize("config, message", [

@@ -5,6 +5,10 @@ the default engine and on the reference evaluator, which must agree on all of it
 broken variant below is the model with one action (or, for the resourceVersion check, the
 write's refusal of the other updates) overridden, one guard removed or one update
 dropped. Each is pinned with the exact shortest counterexample to ``one_leader``.
+
+With liveness, both engines find that ``leader_converges`` holds at the default
+configuration; a leader that steps down while its Lease is fresh keeps every safety
+property and makes leadership flap for ever, and that lasso is pinned.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from kubecheck import ConfigError, action, require
 from kubecheck.spec.leader import LeaseAge, LeaseStore, LeaseUpdate, Role
 from kubecheck.spec.leader_model import LeaderElectionModel
 from kubecheck.spec.objects import Response
+from liveness_checks import check
 from test_examples import counts, run_both
 
 Replicas = LeaseStore.Replicas
@@ -60,11 +65,14 @@ def test_default_configuration():
     assert s["exit_code"] == 3   # a property left unchecked is not a pass
 
 
-def test_one_role_and_more_replicas():
-    class ControllerManagerOnly(LeaderElectionModel):
-        name = "leader-election-controller-manager"
-        roles = (Role.CONTROLLER_MANAGER,)
+class ControllerManagerOnly(LeaderElectionModel):
+    """One role: only kube-controller-manager elects a leader."""
 
+    name = "leader-election-controller-manager"
+    roles = (Role.CONTROLLER_MANAGER,)
+
+
+def test_one_role_and_more_replicas():
     r = ControllerManagerOnly().checker().run()
     assert (r.distinct_states, r.total_states, r.depth) == (148, 369, 16)
     assert {n: p.verdict for n, p in r.properties.items()} == DEFAULT_VERDICTS
@@ -174,6 +182,41 @@ def test_a_leader_paused_past_its_lease_acts_on_an_expired_lease():
         cm("elector_request_lease", 1), cm("apiserver_update_lease", 1), cm("elector_take_lease", 1),
         cm("clock_pass_renew_deadline"), cm("clock_expire_lease"), cm("leader_act", 1),
     ]
+
+
+# ---- convergence (liveness) ----
+
+def test_default_configuration_converges():
+    result, s = check(LeaderElectionModel())
+    assert s["counts"] == ("complete", 6_928, 34_049, 22)
+    assert s["verdicts"] == dict(DEFAULT_VERDICTS, leader_converges="holds")
+    assert s["lassos"] == {}
+    assert s["warnings"] == []
+    assert result.exit_code() == 0   # every property decided, and none violated
+
+
+class LeaderStepsDownWhileFresh(ControllerManagerOnly):
+    """A leader steps down while its Lease is still fresh, before its renew deadline has passed."""
+
+    name = "leader-election-steps-down-while-fresh"
+
+    @action(role=Role, replica=Replicas, fairness="weak")
+    def elector_step_down(self, s, role, replica):
+        require(s.leading[role][replica])
+        s.leading[role][replica] = False
+
+
+def test_a_leader_that_steps_down_while_its_lease_is_fresh_never_settles():
+    _, s = check(LeaderStepsDownWhileFresh())
+    assert s["counts"] == ("complete", 172, 453, 16)
+    # Stepping down early is safe, so only convergence notices.
+    assert s["verdicts"] == dict(DEFAULT_VERDICTS, leader_converges="violated")
+    # replica1 takes the Lease, then renews it; with the renewal's OK on its way it steps down although
+    # the Lease is fresh, and the OK makes it leader again: leadership flaps for ever, with no fault and no tick.
+    assert s["lassos"] == {"leader_converges": (
+        [cm("elector_request_lease", 1), cm("apiserver_update_lease", 1), cm("elector_take_lease", 1),
+         cm("elector_request_lease", 1), cm("apiserver_update_lease", 1)], 2, cm("elector_step_down", 1))}
+    assert s["warnings"] == []
 
 
 @pytest.mark.parametrize("config, message", [

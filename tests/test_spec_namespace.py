@@ -1,4 +1,8 @@
-"""The namespace model: pinned figures, and each guard of namespace deletion shown to matter."""
+"""The namespace model: pinned figures, and each guard of namespace deletion shown to matter.
+
+With liveness, both engines find that both convergence properties hold at the default
+configuration; a controller bug that only convergence catches is pinned, as a lasso, for each.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ import pytest
 from kubecheck import ConfigError, action, all_of, always, require, when
 from kubecheck.explicit import explore
 from kubecheck.spec.controllers.namespace import NSC, Namespaces, NsClient, NsPhase, NsVerb, Resource, send
+from kubecheck.spec.controllers.serviceaccount import TC
 from kubecheck.spec.namespace_model import NamespaceModel
+from liveness_checks import check
 
 NOT_GONE = "namespace_not_gone_while_contents_remain"
 
@@ -20,6 +26,7 @@ HOLDS = {"single_writer_etcd": "holds", NOT_GONE: "holds", "finalized_namespace_
          "active_namespace_keeps_finalizer": "holds", "namespace_deleted_after_having_contents": "holds",
          "default_account_and_token_created": "holds", "serviceaccount_converges": "not_checked",
          "namespace_converges": "not_checked"}
+CONVERGES = dict(HOLDS, serviceaccount_converges="holds", namespace_converges="holds")   # checked with liveness
 
 
 def test_default_configuration():
@@ -156,6 +163,80 @@ def test_a_token_created_before_a_namespace_was_deleted_can_land_in_its_successo
         "apiserver_finalize_namespace(client=NAMESPACE_CONTROLLER)", "apiserver_remove_namespace(ns=ns1)",
         "user_create_namespace(ns=ns1)", "apiserver_create_namespace(client=USER)",
         "apiserver_create_content(client=TOKEN_CONTROLLER)"]
+
+
+# ---- convergence: checked with liveness on both engines ---------------------------------------------
+
+def test_default_configuration_converges():
+    _, s = check(NamespaceModel())
+    assert s["counts"] == ("complete", 14924, 61820, 44)
+    assert s["verdicts"] == CONVERGES
+    assert s["lassos"] == {}
+    assert s["warnings"] == []
+
+
+class SkipsObjects(NamespaceModel):
+    """Broken in one named way: the namespace controller does not discover generic objects, so never deletes them."""
+
+    name = "namespace-skips-objects"
+
+    @action(ns=Namespaces, resource=Resource, fairness="weak")
+    def namespace_controller_delete_content(self, s, ns, resource):
+        require(self.idle(s))
+        require(s.cache_ns_phase[ns] == NsPhase.TERMINATING)
+        require(self.live_terminating(s, ns))
+        require(s.cache_ns_content[ns][resource] > 0)
+        require((resource != Resource.OBJECT) & (s.cache_ns_content[ns][Resource.OBJECT] == 0))
+        s.ns_requests[NSC] = send(NsVerb.DELETE, ns, resource)
+
+
+def test_a_controller_that_skips_a_kind_of_content_leaves_its_namespace_terminating():
+    _, s = check(SkipsObjects(namespace_creations=1, namespace_deletions=1))
+    assert s["counts"] == ("complete", 1335, 4466, 27)
+    # Every safety property still holds; no namespace that held an object is ever removed.
+    assert s["verdicts"] == dict(CONVERGES, namespace_converges="violated",
+                                 namespace_deleted_after_having_contents="violated")
+    # A namespace with an object is deleted (its cache goes from absent to Terminating, so no account is
+    # made). The object is never deleted, so the live list never shows the namespace empty and its
+    # finalizer stays: nothing fair is left to do, and the namespace stays Terminating for ever.
+    assert s["lassos"] == {"namespace_converges": ([
+        "user_create_namespace(ns=ns1)", "apiserver_create_namespace(client=USER)",
+        "user_create_object(ns=ns1)", "apiserver_create_content(client=USER)",
+        "informer_deliver_content_event(ns=ns1, resource=OBJECT)",
+        "user_delete_namespace(ns=ns1)", "apiserver_delete_namespace(client=USER)",
+        "informer_deliver_namespace_event(ns=ns1)"], 8, None)}
+    assert s["warnings"] == []
+
+
+class TokenForAnySecret(NamespaceModel):
+    """Broken in one named way: the token controller takes any Secret in the namespace, a user's too, for the token."""
+
+    name = "namespace-token-for-any-secret"
+
+    @action(ns=Namespaces, fairness="weak")
+    def token_controller_create_token(self, s, ns):
+        require(s.ns_requests[TC].verb == NsVerb.NONE)
+        require(s.cache_ns_content[ns][Resource.SERVICE_ACCOUNT] > 0)
+        require((s.cache_ns_content[ns][Resource.TOKEN] == 0) & (s.cache_ns_content[ns][Resource.OBJECT] == 0))
+        require(s.etcd_ns_content[ns][Resource.SERVICE_ACCOUNT] > 0)
+        s.ns_requests[TC] = send(NsVerb.CREATE, ns, Resource.TOKEN)
+
+
+def test_a_token_controller_that_skips_a_namespace_leaves_its_account_without_a_token():
+    _, s = check(TokenForAnySecret(namespace_creations=1, namespace_deletions=1))
+    assert s["counts"] == ("complete", 1639, 5588, 30)
+    assert s["verdicts"] == dict(CONVERGES, serviceaccount_converges="violated")
+    # The default account lands, then a user's object; once the cache shows the object, the token
+    # controller takes it for the account's token and skips the namespace: the active namespace keeps an
+    # account without a token, with nothing fair left to do.
+    assert s["lassos"] == {"serviceaccount_converges": ([
+        "user_create_namespace(ns=ns1)", "apiserver_create_namespace(client=USER)",
+        "informer_deliver_namespace_event(ns=ns1)", "serviceaccount_controller_create_account(ns=ns1)",
+        "apiserver_create_content(client=SERVICEACCOUNT_CONTROLLER)",
+        "informer_deliver_content_event(ns=ns1, resource=SERVICE_ACCOUNT)",
+        "user_create_object(ns=ns1)", "apiserver_create_content(client=USER)",
+        "informer_deliver_content_event(ns=ns1, resource=OBJECT)"], 9, None)}
+    assert s["warnings"] == []
 
 
 @pytest.mark.parametrize("config, message", [

@@ -6,7 +6,9 @@ reference evaluator too, which must agree on everything. Each broken variant bel
 subclass that overrides one action to drop or weaken one guard, and the test pins the
 shortest counterexample of the property that guard protects. The naive node-health
 invariants at the end are not guarantees of Kubernetes; their counterexamples are the
-findings.
+findings. With liveness, both engines find that ``node_lifecycle_converges`` holds at the
+default configuration; a controller that leaves the taint of a node Ready again keeps every
+safety property and never converges, and that lasso is pinned.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from kubecheck.spec.controllers.node import EVICTABLE, NodeLeaseAge, NodeVerb
 from kubecheck.spec.node_model import NodeLifecycleModel
 from kubecheck.spec.objects import PodPhase, Verb
 from kubecheck.spec.scheduler import Unschedulable
+from liveness_checks import check
 from test_examples import counts, run_both, shortest_counterexample, summary
 from test_spec_scheduler import bind_ignoring, never_fired
 
@@ -259,6 +262,40 @@ def test_a_pod_name_used_again_is_never_taken_for_the_old_pod():
         "complete", 32_832, 131_406, 35)
     assert {n: p.verdict for n, p in result.properties.items()} == {
         "pods_run_where_bound": "holds", "pod_runs_on_one_node": "holds"}
+
+
+# ---- convergence: checked with liveness on both engines ---------------------------------------------
+
+def test_default_configuration_converges():
+    _, s = check(NodeLifecycleModel())
+    assert s["counts"] == ("complete", 189_349, 797_089, 34)
+    assert s["verdicts"] == dict(ALL_HOLD, node_lifecycle_converges="holds")
+    assert s["lassos"] == {}
+    assert s["warnings"] == []
+
+
+class ControllerLeavesTheUnreachableTaint(NodeLifecycleModel):
+    """The controller's untaint removes the not-ready taint only: a node Ready again keeps its unreachable taint."""
+
+    @action(fairness="weak")
+    def apiserver_untaint_node(self, s):
+        self._serve_nlc(s, NodeVerb.UNTAINT)    # the patch names a taint the node does not carry: nothing changes
+
+
+def test_a_controller_that_leaves_the_taint_of_a_ready_node_never_converges():
+    # One node, no crash: the partition alone does it. The pod names node1, so the kubelet refuses nothing.
+    _, s = check(ControllerLeavesTheUnreachableTaint(nodes=1, node_crashes=0))
+    assert s["counts"] == ("complete", 12_050, 44_674, 27)
+    assert s["verdicts"] == dict(ALL_HOLD, node_lifecycle_converges="violated")   # the safety properties miss it
+    # The partition heals while the lease is stale; the kubelet's heartbeat is in flight when the controller
+    # marks the node NotReady and decides to taint it, and it lands first, so the taint lands on a Ready node.
+    # From there the controller asks to untaint it for ever, and each patch leaves the taint in place.
+    assert s["lassos"] == {"node_lifecycle_converges": ([
+        partition("node1"), "clock_expire_node_lease(node=node1)", "network_heal_partition(node=node1)",
+        "informer_relist_kubelet(node=node1)", "kubelet_send_heartbeat(node=node1)"] + MARKED[1:] + [
+        "node_lifecycle_controller_taint_node(node=node1)", "apiserver_store_heartbeat(node=node1)",
+        "apiserver_taint_node", "node_lifecycle_controller_untaint_node(node=node1)"], 10, "apiserver_untaint_node")}
+    assert s["warnings"] == never_fired("kubelet_reject_pod")
 
 
 # ---- configuration -------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from language_models import Pointer, PointerBase, Registers
 from test_engines import CASES, _id, _model
 from test_spec_errors import GuardedRead, UnguardedRead, counter_model, increment
 
-_ENGINE_SPECIFIC = ("seconds", "engine", "bytes_per_state")
+_ENGINE_SPECIFIC = ("seconds", "liveness_seconds", "engine", "bytes_per_state")
 
 
 def _json(result):

@@ -189,8 +189,11 @@ class _Search:
             coverage[ai].fired += int(self.fired[k])
             coverage[ai].new_states += int(self.found[k])
         self.plan.close(stopped == "complete", coverage)
+        liveness_seconds = None
         if self.recording and stopped == "complete":
+            t_live = time.perf_counter()
             self._decide_temporal()
+            liveness_seconds = time.perf_counter() - t_live
         n = len(self.store)
         fpr = self.kern.fingerprints
         extra: dict[str, Any] = {
@@ -205,6 +208,8 @@ class _Search:
             "bytes_per_state": round((self.store.nbytes + self.visited.nbytes) / n, 1) if n else None,
             "profile": {k: round(v, 4) for k, v in self.profile.items()},
         }
+        if liveness_seconds is not None:
+            extra["liveness_seconds"] = liveness_seconds
         if self.symmetry is not None:
             extra["symmetry"] = {"domains": list(self.symmetry.domains), "renamings": self.symmetry.size}
         return CheckResult(self.ir.model, dict(self.ir.config), "vector", stopped, n, self.total, self.store.depth,
@@ -528,8 +533,11 @@ class _Search:
             t5 = time.perf_counter()
             prof["dedup"] += t5 - t4
         Y = self._build(Xc, wok, segs, s_states, s_ok, slow if S else None, wpos)
+        canonical_of = None      # under symmetry: (raw fingerprints, their representatives' fingerprints)
         if self.symmetry is not None and len(wok):
-            Y, wok, wfp = self._canonical(Y, wok)
+            raw = wfp
+            Y, wok, wfp, cfp = self._canonical(Y, wok)
+            canonical_of = (raw, cfp)
         m = len(wok)
         wpar = wok // K
         winst = wok - wpar * K
@@ -583,7 +591,7 @@ class _Search:
         prof["checks"] += t7 - t6
 
         if self.recording and outcome is None:
-            self._record_edges(Xc, flat, npad, fp_all, segs, s_states, s_ok, slow if S else None, g0)
+            self._record_edges(flat, npad, fp_all, s_ok, canonical_of, g0)
 
         # Commit what the sequential engine would have done before the stop (everything, without one).
         cut = outcome[1] if outcome is not None else None
@@ -703,20 +711,23 @@ class _Search:
             bits[row] = _as_mask(v, m)
         self.record.bits.append(bits)
 
-    def _record_edges(self, Xc: np.ndarray, flat: np.ndarray, npad: int, fp_all: np.ndarray, segs: list[Any],
-                      s_states: np.ndarray, s_ok: np.ndarray, slow: np.ndarray | None, g0: int) -> None:
+    def _record_edges(self, flat: np.ndarray, npad: int, fp_all: np.ndarray, s_ok: np.ndarray,
+                      canonical_of: tuple[np.ndarray, np.ndarray] | None, g0: int) -> None:
         """Every transition of the chunk, as (source id, instance, destination fingerprint); destinations are
-        resolved to ids once the run is complete (a destination never stored is no edge)."""
+        resolved to ids once the run is complete (a destination never stored is no edge).
+
+        Under symmetry the quotient graph's edges go to representatives. A successor whose fingerprint the
+        visited set holds is a stored representative already; every other one shares its fingerprint with a
+        successor the chunk canonicalised (``canonical_of``), so no state is canonicalised twice."""
         K = self.K
         shift = npad.bit_length() - 1
         orders = np.concatenate([(flat & (npad - 1)) * K + (flat >> shift), s_ok]).astype(np.int64)
         dfp = fp_all
-        if self.symmetry is not None and len(orders):
-            # The quotient graph's edges go to representatives: build every successor and canonicalise it.
-            o = np.argsort(orders, kind="stable")
-            orders = orders[o]
-            Y = self._build(Xc, orders, segs, s_states, s_ok, slow)
-            dfp = self.kern.fingerprints.full(np.ascontiguousarray(self.symmetry.canonical_rows(Y.T).T))
+        if canonical_of is not None and len(canonical_of[0]):
+            raw, cfp = canonical_of
+            o = np.argsort(raw)
+            pos = np.minimum(np.searchsorted(raw[o], fp_all), len(raw) - 1)
+            dfp = np.where(raw[o][pos] == fp_all, cfp[o][pos], fp_all)
         par = orders // K
         self.record.src.append(g0 + par)
         self.record.label.append((orders - par * K).astype(np.int32))
@@ -911,14 +922,14 @@ class _Search:
             Y[:, cs] = s_states[:, np.searchsorted(s_ok, wok[cs])]
         return Y
 
-    def _canonical(self, Y: np.ndarray, wok: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _canonical(self, Y: np.ndarray, wok: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Symmetry reduction: replace each new state by its orbit's representative, and keep the first
-        transition to each representative not seen before."""
+        transition to each representative not seen before; also every state's representative's fingerprint."""
         assert self.symmetry is not None
         C = np.ascontiguousarray(self.symmetry.canonical_rows(Y.T).T)
         cfp = self.kern.fingerprints.full(C)
         fresh = np.flatnonzero(~self.visited.contains(cfp))
         keep = fresh[_first_occurrences(cfp[fresh])]
-        return np.ascontiguousarray(C[:, keep]), wok[keep], cfp[keep]
+        return np.ascontiguousarray(C[:, keep]), wok[keep], cfp[keep], cfp
 
 
