@@ -11,6 +11,7 @@ import pytest
 
 from kubecheck.explicit import EvaluatorSuccessors, explore
 from kubecheck.spec.replicaset_anchor import ReplicaSetAnchor
+from liveness_checks import check
 from test_examples import counts, run_both, summary
 
 # The stale cache lets the controller create a third pod before the informer syncs; the
@@ -30,10 +31,20 @@ OVER_PROVISION = [
 C1_VERDICTS = {
     "node_consistency": "holds",
     "no_over_provision": "violated",
+    "replicaset_converges": "not_checked",
     "replicas_running": "holds",
     "deadlock_free": "holds",
 }
-UNDECIDED = dict.fromkeys(C1_VERDICTS, "unknown")
+UNDECIDED = dict(dict.fromkeys(C1_VERDICTS, "unknown"), replicaset_converges="not_checked")
+TEMPORAL = ("property `replicaset_converges` (converges) is temporal; it is checked with --liveness, so it was not "
+            "checked.")
+NOT_CHECKED = {"replicaset_converges": "temporal: checked with --liveness"}
+
+# Without expectations the controller thrashes, with no fault at all: it creates three pods, its cache shows all
+# three, it deletes all three before the cache shows the first deletion, and garbage collection removes them; the
+# cache then shows none, which is where the run started.
+THRASH = OVER_PROVISION + ["informer_sync"] + [f"controller_delete_pod(pod=pod{i})" for i in (1, 2, 3)] + [
+    f"gc_remove_pod(pod=pod{i})" for i in (1, 2, 3)]
 
 
 def test_c1_counts_verdicts_and_counterexample():
@@ -41,11 +52,20 @@ def test_c1_counts_verdicts_and_counterexample():
     assert counts(s) == ("complete", 27_153, 113_868, 27)
     assert s["verdicts"] == C1_VERDICTS
     assert s["counterexamples"] == {"no_over_provision": OVER_PROVISION}
-    assert s["notes"] == {"replicas_running": "witness: 6 steps"}
-    assert s["warnings"] == []
+    assert s["notes"] == {"replicas_running": "witness: 6 steps", **NOT_CHECKED}
+    assert s["warnings"] == [TEMPORAL]
     assert s["exit_code"] == 1
     trace = result.properties["no_over_provision"].counterexample
     assert (trace.violation, trace.length) == ("no_over_provision", 9)
+
+
+def test_c1_does_not_converge():
+    # Both engines, the lasso replayed (tests/liveness_checks.py); the informer's sync closes the cycle.
+    _, s = check(ReplicaSetAnchor())
+    assert s["counts"] == ("complete", 27_153, 113_868, 27)
+    assert s["verdicts"] == dict(C1_VERDICTS, replicaset_converges="violated")
+    assert s["lassos"] == {"replicaset_converges": (THRASH, 0, "informer_sync")}
+    assert s["warnings"] == []
 
 
 def test_c2_counts():
@@ -118,7 +138,5 @@ def test_memory_and_time_limits_stop_with_a_partial_report(limit, reason):
     r = explore(ReplicaSetAnchor(pods=4).ir, Options(**limit))
     assert (r.stopped_by, r.distinct_states, r.total_states, r.depth, r.extra["processed"]) == (
         reason, 2409, 6797, 7, 1024)
-    assert {n: p.verdict for n, p in r.properties.items()} == {
-        "node_consistency": "unknown", "no_over_provision": "unknown", "replicas_running": "holds",
-        "deadlock_free": "unknown"}
+    assert {n: p.verdict for n, p in r.properties.items()} == {**UNDECIDED, "replicas_running": "holds"}
     assert r.exit_code() == 3

@@ -98,6 +98,10 @@ class Overflow(Model):
 '''
 
 
+ANCHOR_TEMPORAL = ("property `replicaset_converges` (converges) is temporal; it is checked with --liveness, so it "
+                   "was not checked.")
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -160,10 +164,11 @@ def test_check_json_anchor_is_the_whole_result(capsys: pytest.CaptureFixture[str
         "properties": {
             "node_consistency": {"verdict": "holds", "counterexample": None},
             "no_over_provision": {"verdict": "violated", "counterexample": {"length": 9, "itf": None}},
+            "replicaset_converges": {"verdict": "not_checked", "counterexample": None},
             "replicas_running": {"verdict": "holds", "counterexample": None},
             "deadlock_free": {"verdict": "holds", "counterexample": None},
         },
-        "warnings": [],
+        "warnings": [ANCHOR_TEMPORAL],
     }
 
 
@@ -193,8 +198,8 @@ def test_state_limit_before_any_violation_exits_3(capsys: pytest.CaptureFixture[
     assert code == 3
     assert counts(data) == ("max_states", 500, 1198, 6)
     assert verdicts(data) == {
-        "node_consistency": "unknown", "no_over_provision": "unknown", "replicas_running": "unknown",
-        "deadlock_free": "unknown"}
+        "node_consistency": "unknown", "no_over_provision": "unknown", "replicaset_converges": "not_checked",
+        "replicas_running": "unknown", "deadlock_free": "unknown"}
 
 
 def test_first_stops_at_the_first_violation_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
@@ -202,18 +207,19 @@ def test_first_stops_at_the_first_violation_and_exits_1(capsys: pytest.CaptureFi
     assert code == 1
     assert counts(data) == ("first_violation", 2974, 9561, 10)
     assert verdicts(data) == {
-        "node_consistency": "unknown", "no_over_provision": "violated", "replicas_running": "holds",
-        "deadlock_free": "unknown"}
+        "node_consistency": "unknown", "no_over_provision": "violated", "replicaset_converges": "not_checked",
+        "replicas_running": "holds", "deadlock_free": "unknown"}
 
 
 def test_config_pods_2(capsys: pytest.CaptureFixture[str]) -> None:
-    code, data = run_json(capsys, "check", "replicaset-anchor", "--config", "pods=2")
+    # Two slots for two replicas: the stale cache cannot over-provision, and the controller converges.
+    code, data = run_json(capsys, "check", "replicaset-anchor", "--config", "pods=2", "--liveness")
     assert code == 0
     assert data["config"] == {"pods": 2, "nodes": 2, "max_failures": 1, "replicas": 2}
     assert counts(data) == ("complete", 662, 2127, 12)
     assert verdicts(data) == {
-        "node_consistency": "holds", "no_over_provision": "holds", "replicas_running": "holds",
-        "deadlock_free": "holds"}
+        "node_consistency": "holds", "no_over_provision": "holds", "replicaset_converges": "holds",
+        "replicas_running": "holds", "deadlock_free": "holds"}
     assert data["warnings"] == [
         "action `controller_delete_pod` never fired: its guard is false in every reachable state (usually a spec bug).",
         "action `gc_remove_pod` never fired: its guard is false in every reachable state (usually a spec bug).",
@@ -221,14 +227,14 @@ def test_config_pods_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_repeated_config_key_last_wins_and_dashes_name_underscored_keys(capsys: pytest.CaptureFixture[str]) -> None:
-    code, data = run_json(capsys, "check", "replicaset-anchor", "--config", "pods=5", "--config", "pods=2", "--config", "max-failures=1")
+    code, data = run_json(capsys, "check", "replicaset-anchor", "--config", "pods=5", "--config", "pods=2", "--config", "max-failures=1", "--liveness")
     assert code == 0
     assert data["config"] == {"pods": 2, "nodes": 2, "max_failures": 1, "replicas": 2}
     assert data["distinct_states"] == 662
 
 
 def test_json_prints_nothing_else_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "check", "replicaset-anchor", "--config", "pods=2", "--json")
+    code, out, err = run(capsys, "check", "replicaset-anchor", "--config", "pods=2", "--liveness", "--json")
     assert (code, err) == (0, "")
     assert out.startswith("{\n  \"model\": \"replicaset-anchor\",\n") and out.endswith("\n}\n")
     json.loads(out)
@@ -353,7 +359,7 @@ step   action                    changes
      "config key `pods` of model `replicaset-anchor` must be at least 1 (pod slots (N)); got 0."),
     (["check", "replicaset-anchor", "--property", "nope"],
      "model `replicaset-anchor` has no property `nope`; its properties are: node_consistency, no_over_provision, "
-     "replicas_running, deadlock_free."),
+     "replicaset_converges, replicas_running, deadlock_free."),
     (["check", "missing.py:Spec"],
      "spec file `missing.py` does not exist; give the path of a Python file that defines the model, as "
      "path/to/file.py:ClassName."),
@@ -411,7 +417,7 @@ def test_list_shows_every_model_with_its_keys_and_properties(capsys: pytest.Capt
     lines = out.split("\n")
     assert [line.split("  ")[0] for line in lines if line and not line.startswith(" ")] == list(MODELS)
     start = lines.index(next(line for line in lines if line.startswith("replicaset-anchor")))
-    assert lines[start:start + 12] == [
+    assert lines[start:start + 13] == [
         "replicaset-anchor  ReplicaSet reconciliation against a stale informer cache (the benchmark model).",
         "  config:",
         "    pods=3          pod slots (N); at least 1",
@@ -419,10 +425,11 @@ def test_list_shows_every_model_with_its_keys_and_properties(capsys: pytest.Capt
         "    max_failures=1  node-failure budget (F); at least 0",
         "    replicas=2      desired replicas (R); at least 0",
         "  properties:",
-        "    node_consistency   always",
-        "    no_over_provision  always",
-        "    replicas_running   sometimes",
-        "    deadlock_free      deadlock",
+        "    node_consistency      always",
+        "    no_over_provision     always",
+        "    replicaset_converges  converges",
+        "    replicas_running      sometimes",
+        "    deadlock_free         deadlock",
         "",
     ]
     assert "    resource_managers=3  resource managers taking part in the transaction; at least 1" in lines
@@ -495,12 +502,15 @@ every action fired (8)
 
 {ANCHOR_COUNTEREXAMPLE}
 Properties
-property            kind        verdict    note
-──────────────────────────────────────────────────────────────────
-node_consistency    always      holds
-no_over_provision   always      violated   counterexample: 9 steps
-replicas_running    sometimes   holds      witness: 6 steps
-deadlock_free       deadlock    holds
+property               kind        verdict       note
+──────────────────────────────────────────────────────────────────────────────────
+node_consistency       always      holds
+no_over_provision      always      violated      counterexample: 9 steps
+replicaset_converges   converges   not_checked   temporal: checked with --liveness
+replicas_running       sometimes   holds         witness: 6 steps
+deadlock_free          deadlock    holds
+
+warning: {ANCHOR_TEMPORAL}
 
 VIOLATED: no_over_provision
 """
@@ -564,7 +574,7 @@ def test_a_dormant_action_the_model_lacks_is_refused(capsys: pytest.CaptureFixtu
 
 
 def test_report_flags_actions_that_never_fired_and_prints_warnings(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "check", "replicaset-anchor", "--config", "pods=2")
+    code, out, err = run(capsys, "check", "replicaset-anchor", "--config", "pods=2", "--liveness")
     assert (code, err) == (0, "")
     lines = out.split("\n")
     assert "controller_delete_pod   system            0            0   never fired" in lines
@@ -575,7 +585,7 @@ def test_report_flags_actions_that_never_fired_and_prints_warnings(capsys: pytes
         "warning: action `gc_remove_pod` never fired: its guard is false in every reachable state (usually a spec "
         "bug).",
         "",
-        "OK: every property holds (4 checked)",
+        "OK: every property holds (5 checked)",
         "",
     ]
 
@@ -590,8 +600,8 @@ def test_partial_report_says_why_it_stopped(capsys: pytest.CaptureFixture[str]) 
         "depth    6 levels",
     ]
     assert "controller_delete_pod   system            0            0   not fired yet" in lines
-    assert "node_consistency    always      unknown   undecided: max_states" in lines
-    assert lines[-2] == ("UNKNOWN: 4 of 4 verdicts undecided (stopped by max_states); nothing was violated in what "
+    assert "node_consistency       always      unknown       undecided: max_states" in lines
+    assert lines[-2] == ("UNKNOWN: 4 of 5 verdicts undecided (stopped by max_states); nothing was violated in what "
                          "was explored")
 
 
@@ -627,7 +637,7 @@ def test_out_writes_one_itf_file_per_counterexample(capsys: pytest.CaptureFixtur
     code, out, _ = run(capsys, "check", "replicaset-anchor", "--out", str(out_dir))
     assert code == 1
     assert f"trace written to {path}" in out.split("\n")
-    assert f"no_over_provision   always      violated   counterexample: 9 steps, {path}" in out.split("\n")
+    assert f"no_over_provision      always      violated      counterexample: 9 steps, {path}" in out.split("\n")
 
 
 def test_replay_of_a_written_counterexample(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

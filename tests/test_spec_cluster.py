@@ -48,7 +48,7 @@ def test_the_default_configuration_with_symmetry():
     # cross-checks the two engines on smaller configurations.
     checker = ClusterModel().checker().symmetry()
     s = summary(checker.run(), checker)
-    assert counts(s) == ("complete", 2_705_977, 17_171_277, 71)
+    assert counts(s) == ("complete", 2_582_005, 16_498_151, 70)
     assert s["verdicts"] == ALL_HOLD
     # Coverage: every action fired but the ones the configuration leaves dormant, and none of those.
     assert s["dormant"] == DEFAULT_DORMANT

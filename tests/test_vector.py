@@ -111,10 +111,10 @@ def test_property_selection_and_deadlock_switch():
 
 def test_max_states_stop_reports_no_pass():
     ir = _model("replicaset-anchor", {}).ir
-    result = assert_same(ir, Options(max_states=1000))
+    result = assert_same(ir, Options(max_states=1000, liveness=True))
     assert result.stopped_by == "max_states"
     assert result.distinct_states == 1000
-    # No safety property passes on an incomplete run (a goal reached has its witness and holds).
+    # No safety or temporal property passes on an incomplete run (a goal reached has its witness and holds).
     assert {p.verdict for p in result.properties.values() if p.kind != "sometimes"} <= {"unknown", "violated"}
     assert result.properties["deadlock_free"].verdict == "unknown"
     assert result.exit_code() != 0
