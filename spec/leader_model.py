@@ -16,8 +16,9 @@ with exact counterexamples, when:
 - a client keeps an OK that arrives after its renew deadline;
 - a candidate takes a Lease that has not expired.
 
-Convergence (every role ends up with a leader once faults and the clock stop) is declared
-for a liveness engine; the explicit engine reports it ``not_checked``.
+Convergence (every role ends up with a leader once faults and the clock stop) holds
+(``--liveness``); a leader that steps down while its Lease is still fresh breaks it
+(tests/test_spec_leader.py pins the lasso).
 """
 
 from __future__ import annotations

@@ -39,10 +39,10 @@ stale removal then lands on the new pod, a spurious counterexample the tests pin
 Malformed posts and the scheduler's dropped watch are left out: the scheduling model
 checks them, and here they would multiply the states about fourfold and threefold.
 
-Convergence (once faults and the clock stop, every node whose kubelet runs and reaches
-the API server ends up Ready and untainted) is declared for a liveness engine; the
-explicit engine reports it ``not_checked``. Deadlocks are not checked: a settled cluster
-waits for change.
+Convergence (once faults stop, every node whose kubelet runs and reaches the API server
+ends up Ready and untainted) holds (``--liveness``); a controller that leaves the taint of a
+node that is Ready again breaks it (tests/test_spec_node.py pins the lasso). Deadlocks are
+not checked: a settled cluster waits for change.
 """
 
 from __future__ import annotations
