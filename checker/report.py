@@ -46,6 +46,7 @@ STOPPED_TEXT = {
     "time_limit": "stopped at the time limit (--time-limit); open verdicts are unknown",
     "max_memory": "stopped at the memory limit (--max-memory); open verdicts are unknown",
     "interrupted": "interrupted (Ctrl-C): a partial result; open verdicts are unknown",
+    "examples": "ran every example (random testing): what was not violated is unknown",
 }
 """How the report explains each ``stopped_by`` value."""
 

@@ -14,7 +14,10 @@ from .ir import IR
 __all__ = ["STOPPED_BY", "VERDICTS", "Step", "Trace", "PropertyResult", "ActionCoverage", "CheckResult",
            "DEADLOCK"]
 
-STOPPED_BY = ("complete", "first_violation", "max_states", "max_depth", "time_limit", "max_memory", "interrupted")
+STOPPED_BY = ("complete", "first_violation", "max_states", "max_depth", "time_limit", "max_memory", "interrupted",
+              "examples")
+"""Why a run ended. ``examples``: a random engine (Hypothesis) ran every example it was given; it decides nothing
+but violations."""
 VERDICTS = ("holds", "violated", "unknown", "not_checked", "proved")
 DEADLOCK = "deadlock_free"
 """The name under which deadlock freedom is reported (when the model checks deadlocks)."""
@@ -173,6 +176,7 @@ class CheckResult:
             "liveness_seconds": (None if self.extra.get("liveness_seconds") is None
                                  else round(self.extra["liveness_seconds"], 3)),
             "bytes_per_state": self.extra.get("bytes_per_state"),
+            "bound": self.extra.get("bound"),
             "coverage": {c.name: {"component": c.component, "kind": c.kind, "fired": c.fired,
                                   "new_states": c.new_states, "dormant": c.dormant or None}
                          for c in self.coverage},
