@@ -28,6 +28,7 @@ from .errors import ModelRuntimeError
 from .evaluate import Evaluator
 from .ir import IR, TEMPORAL_KINDS, Property
 from .liveness import StateGraph
+from .ownership import check_ownership
 from .result import DEADLOCK, ActionCoverage, CheckResult, PropertyResult, Step, Trace
 from .symmetry import Symmetry
 from .temporal import decide, predicates
@@ -90,6 +91,13 @@ class PropertyPlan:
         if options.properties is not None and DEADLOCK not in options.properties:
             check_deadlock = False
         results = {p.name: PropertyResult(p.name, p.kind, "unknown") for p in props}
+        # Frame properties (only C writes V) are decided statically, for every state; a violated one stays
+        # in the search, which looks for a trace that reaches the offending write.
+        ownership = check_ownership(ir)
+        for name, verdict in ownership.verdicts.items():
+            if name in results:
+                results[name].verdict, results[name].note = verdict, ownership.note(name)
+        props = [p for p in props if results[p.name].verdict != "proved"]
         if check_deadlock:
             results[DEADLOCK] = PropertyResult(DEADLOCK, "deadlock", "unknown")
         warnings = []

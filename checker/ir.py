@@ -78,6 +78,7 @@ class Action:
     source: str = ""
     doc: str = ""
     requires: tuple[tuple[Expr, str], ...] = ()   # each require(...) conjunct and its spec line
+    declared_by: str = ""           # the component of the class that declares it (``component`` may name another)
 
     def instances(self) -> Iterator[tuple[int, ...]]:
         """Parameter values, in the documented order."""
@@ -114,7 +115,7 @@ class IR:
     properties: tuple[Property, ...]
     constraints: tuple[Expr, ...]               # state constraints: states outside are not explored
     check_deadlock: bool
-    components: dict[str, tuple[str, ...] | None] = field(default_factory=dict)  # component -> owned vars
+    components: dict[str, tuple[str, ...] | None] = field(default_factory=dict)  # component -> what it owns (None: any)
     source: str = ""                            # the file the model class lives in
     class_name: str = ""                        # the model class, so a trace can name ``source:class_name``
     symmetric: tuple[str, ...] = ()             # domains whose elements the model treats alike (by name)

@@ -35,7 +35,7 @@ import inspect
 import itertools
 import os
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .config import Constant
 from .errors import ConfigError, SpecError, _shorten, user_location
@@ -953,10 +953,7 @@ def _build(model: Model) -> IR:
     if unknown:
         raise SpecError(f"{_class_line(cls)}: `dormant_actions` of model `{name}` names `{unknown[0]}`, which is not "
                         "one of its actions; name an action the model declares (see its coverage).")
-    components: dict[str, tuple[str, ...] | None] = {}
-    for klass in reversed(cls.__mro__):
-        if isinstance(klass, type) and issubclass(klass, Component) and klass not in (Component, Model):
-            components[klass.component_name()] = klass.__dict__.get("owns")
+    components = _owned_variables(cls, actions)
     return IR(name, dict(values), tuple(variables), tuple(leaves), width, init_choices, tuple(init_conditions),
               tuple(actions), tuple(properties), tuple(constraints), bool(getattr(cls, "check_deadlock", True)),
               components, _class_file(cls), cls.__qualname__, _symmetric(cls, leaves, actions),
@@ -983,6 +980,29 @@ def _symmetric(cls: type, leaves: list[Leaf], actions: list[Action]) -> tuple[st
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 """The folder holding ``checker/`` and ``spec/``; project files are named relative to it."""
+
+
+def _owned_variables(cls: type, actions: Sequence[Action]) -> dict[str, tuple[str, ...] | None]:
+    """What each component owns: the union, over the classes that make it up, of their ``owns`` (or, where a
+    mixin declares none, of the variables it declares), in source order. A model class that declares no ``owns``
+    is one process that writes what it likes (None); a component that only actions name
+    (``@action(component=...)``) owns nothing of its own."""
+    owned: dict[str, list[str] | None] = {}
+    for klass in reversed(cls.__mro__):
+        if isinstance(klass, type) and issubclass(klass, Component) and klass not in (Component, Model):
+            names = klass.__dict__.get("owns")
+            name = klass.component_name()
+            if names is None and issubclass(klass, Model):
+                owned[name] = None
+                continue
+            if names is None:
+                names = [n for n, v in vars(klass).items() if isinstance(v, Var)]
+            into = owned.setdefault(name, [])
+            if into is not None:
+                into += [n for n in names if n not in into]
+    for a in actions:
+        owned.setdefault(a.component, [])
+    return {c: None if names is None else tuple(names) for c, names in owned.items()}
 
 
 def _component_names(cls: type) -> list[str]:
@@ -1055,8 +1075,9 @@ def _trace_action(model: Model, builder: _Builder, decl: ActionDecl, owner: type
         if fairness not in FAIRNESS:
             raise SpecError(f"{decl.source}: component `{comp}` has fairness {fairness!r}; use None, \"weak\" "
                             "or \"strong\".")
+    declared_by = owner.component_name() if isinstance(owner, type) and issubclass(owner, Component) else comp
     return Action(decl.name, comp, decl.kind, fairness, tuple(params), guard, updates, writes,
-                  decl.source, decl.doc, tuple(zip(rec.guards, rec.sources)))
+                  decl.source, decl.doc, tuple(zip(rec.guards, rec.sources)), declared_by)
 
 
 def _check_double_writes(decl: ActionDecl, updates: tuple[Update, ...]) -> None:

@@ -133,6 +133,7 @@ class PodStatusApi(ApiServerCore):
     """Kubelets' pod status updates (``PUT .../pods/{name}/status``) and final removal."""
 
     component = "apiserver"
+    owns = ("kubelet_cache_pod_phase",)   # a removal reaches the kubelet's cache in the same step (kubelet.py, Lipton)
 
     def kubelets_pod(self, s: Any, node: Any, req: Any) -> Any:
         """The pod a kubelet writes is still the one it ran: a kubelet's writes carry the pod's UID as a

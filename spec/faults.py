@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from kubecheck import Constant, Int, Var, action, any_of, require
 
-from .informer import KubeletInformer, PodInformer
+from .informer import HANDLER_STATE, KubeletInformer, PodInformer
 from .objects import Client, ClusterObjects
 
 __all__ = ["Faults", "KubeletWatchFaults"]
@@ -25,7 +25,7 @@ class Faults(PodInformer):
     """Watch disconnects (node crashes, partitions and lease loss live with their components)."""
 
     component = "faults"
-    owns = ("cache_pod_phase", "cache_pod_node", "watch_drops")
+    owns = ("cache_pod_phase", "cache_pod_node", "watch_drops") + HANDLER_STATE   # a relist runs the handlers
 
     watch_disconnects = Constant(1, "budget of dropped watches (informers must relist)", min=0)
 
@@ -48,7 +48,7 @@ class KubeletWatchFaults(Faults, KubeletInformer):
     """Dropped watches of kubelets too, from the same budget."""
 
     component = "faults"
-    owns = ("cache_pod_phase", "cache_pod_node", "kubelet_watching", "watch_drops")
+    owns = ("cache_pod_phase", "cache_pod_node", "kubelet_watching", "watch_drops") + HANDLER_STATE
 
     actions_paid_by = {"watch_disconnects": ("fault_drop_kubelet_watch",)}
 

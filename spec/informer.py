@@ -44,16 +44,22 @@ from kubecheck import NONE, Array, Option, Set, Var, action, any_of, require, wh
 from .etcd import Etcd
 from .objects import Client, ClusterObjects, PodPhase
 
-__all__ = ["PodInformer", "KubeletInformer", "Informer"]
+__all__ = ["PodInformer", "KubeletInformer", "Informer", "HANDLER_STATE"]
 
 Nodes, Pods = ClusterObjects.Nodes, ClusterObjects.Pods
+
+
+HANDLER_STATE = ("rsc_expect_add", "rsc_expect_del", "cache_pod_owner", "scheduler_assumed", "epc_queued")
+"""What the event handlers that consumers register write (ReplicaSet expectations and owner references, the
+scheduler's assumed pods, the endpoints queue). A handler runs in the delivery that calls it, so every action that
+delivers pod events (a watch event, a relist) writes these too, in models that hold them."""
 
 
 class PodInformer(Etcd):
     """Watch-fed caches of pods for the control-plane clients listed in ``watchers``."""
 
     component = "informer"
-    owns = ("cache_pod_phase", "cache_pod_node")
+    owns = ("cache_pod_phase", "cache_pod_node") + HANDLER_STATE
 
     watchers: tuple[Client, ...] = ()      # the control-plane clients that run a pod informer in this model
 

@@ -142,7 +142,8 @@ def test_components_compose_and_name_their_actions():
     ir = Both().ir
     assert [(a.name, a.component) for a in ir.actions] == [("watcher_observe", "watcher"),
                                                           ("store_write", "store")]
-    assert ir.components == {"watcher": None, "store": ("value",), "both": None}
+    # A mixin without `owns` owns what it declares; a model class without it writes what it likes.
+    assert ir.components == {"watcher": ("seen",), "store": ("value",), "both": None}
     # (seen, value): (0, 0) -> write -> (0, 1) -> observe -> (1, 1); seen=1 before value=1 is unreachable
     assert explore(ir).distinct_states == 3
 

@@ -26,7 +26,7 @@ def test_default_configuration():
     # Was (195, 410, 11) with one constant ReplicaSet; the stored ReplicaSet, its cached copy,
     # pod owners and a user's scale (to 0 or 1) make the space larger and the runs longer.
     assert (r.stopped_by, r.distinct_states, r.total_states, r.depth) == ("complete", 896, 2286, 24)
-    assert verdicts(r) == {"single_writer_etcd": "holds", "replicas_within_bounds": "holds",
+    assert verdicts(r) == {"single_writer_etcd": "proved", "replicas_within_bounds": "holds",
                            "replicas_reached": "holds", "replicaset_converges": "not_checked"}
     # The user's scale makes the controller delete as well as create.
     fired = {c.name for c in r.coverage if c.fired}
@@ -92,7 +92,7 @@ def test_without_expectations_the_stale_cache_over_creates():
 
 # ---- convergence: checked with liveness on both engines ---------------------------------------------
 
-SAFETY_HOLDS = {"single_writer_etcd": "holds", "replicas_within_bounds": "holds", "replicas_reached": "holds"}
+SAFETY_HOLDS = {"single_writer_etcd": "proved", "replicas_within_bounds": "holds", "replicas_reached": "holds"}
 
 
 def test_default_configuration_converges():
