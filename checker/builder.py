@@ -20,8 +20,9 @@ from .result import DEADLOCK, CheckResult
 
 __all__ = ["Checker", "ENGINES"]
 
-ENGINES = ("auto", "explicit", "vector")
-"""``auto`` (the default) uses the vectorized engine where it compiles the model, else the explicit one."""
+ENGINES = ("auto", "explicit", "vector", "hypothesis")
+"""``auto`` (the default) uses the vectorized engine where it compiles the model, else the explicit one;
+``hypothesis`` runs the model at random (:mod:`kubecheck.hypothesis`): it finds violations, and decides nothing else."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,16 +33,27 @@ class Checker:
     engine_name: str = "auto"
     options: Options = Options()
     progress_fn: ProgressFn | None = None
+    random_runs: Any = None         # kubecheck.hypothesis.HypothesisOptions, for the Hypothesis engine
 
     def _with(self, **kw: Any) -> "Checker":
         return dataclasses.replace(self, options=dataclasses.replace(self.options, **kw))
 
     def engine(self, name: str) -> "Checker":
         """Pick the engine: ``"auto"`` (the default: the vectorized engine where it compiles the model, else
-        the explicit one, with a warning), ``"explicit"`` (the reference BFS) or ``"vector"`` (numpy)."""
+        the explicit one, with a warning), ``"explicit"`` (the reference BFS), ``"vector"`` (numpy) or
+        ``"hypothesis"`` (random runs; see :meth:`hypothesis`)."""
         if name not in ENGINES:
             raise ConfigError(f"unknown engine {name!r}; available: {', '.join(ENGINES)}.")
         return dataclasses.replace(self, engine_name=name)
+
+    def hypothesis(self, examples: int | None = None, steps: int | None = None, seed: int | None = None) -> "Checker":
+        """Run the model at random with Hypothesis instead of exploring it: ``examples`` runs (default 200) of up
+        to ``steps`` actions (default 50), derandomized unless a ``seed`` is given. It finds violations (shrunk
+        to short traces) and reached goals; every other verdict is unknown."""
+        from .hypothesis import DEFAULT_EXAMPLES, DEFAULT_STEPS, HypothesisOptions
+        runs = HypothesisOptions(DEFAULT_EXAMPLES if examples is None else examples,
+                                 DEFAULT_STEPS if steps is None else steps, seed)
+        return dataclasses.replace(self, engine_name="hypothesis", random_runs=runs)
 
     def max_states(self, n: int | None) -> "Checker":
         """Stop after ``n`` distinct states."""
@@ -102,6 +114,12 @@ class Checker:
     def run(self) -> CheckResult:
         """Explore and return what was found."""
         ir = self.model.ir
+        if self.engine_name == "hypothesis":
+            from .hypothesis import HypothesisOptions
+            from .hypothesis import explore as run_at_random
+            runs = self.random_runs or HypothesisOptions()
+            return run_at_random(ir, self.options, self.progress_fn, examples=runs.examples, steps=runs.steps,
+                                 seed=runs.seed)
         if self.engine_name == "explicit":
             if self.options.device is not None:
                 raise ConfigError(f"--device {self.options.device.name} runs the vectorized engine's kernels; "

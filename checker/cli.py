@@ -5,6 +5,8 @@
     kubecheck list [MODEL ...]
     kubecheck check [MODEL] [--config KEY=VALUE ...] [--max-states N] [--json] ...
     kubecheck replay FILE [--model MODEL] [--config KEY=VALUE ...]
+    kubecheck prove MODEL [--config KEY=VALUE ...] [--depth K] [--induction K] [--per-action]
+                          [--lemma NAME ...] [--jointly] [--json] ...
 
 MODEL is a shipped model's name (``kubecheck list``) or ``path/to/file.py:ClassName``.
 
@@ -59,6 +61,22 @@ exit codes:
   130  Ctrl-C before exploring started, or a second Ctrl-C
 """
 
+_PROVE_EPILOG = """\
+exit codes:
+  0  every selected property is proved (or, for a goal, reached)
+  1  a property is violated (its shortest counterexample is shown)
+  2  a usage, configuration or spec error
+  3  nothing is violated, but some verdict is unknown (up to the depth, or not inductive:
+     the counterexample to induction is shown)
+
+strengthening: an invariant that is true but not inductive is proved together with
+lemmas, other invariants of the model that rule out its counterexample to induction:
+  kubecheck prove leader-election --property one_leader --induction 1 \
+      --lemma leader_holds_lease --lemma lease_handshake_consistent
+Each lemma is checked by BMC and proved in the same induction (never assumed);
+--jointly proves the selected invariants (default: all) as one conjunction.
+"""
+
 _REPLAY_EPILOG = """\
 exit codes:
   0  the trace is an execution of the model (whatever properties it violates)
@@ -90,7 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p)
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="auto (the default): the vectorized engine where it compiles the model, else explicit; "
-                        "explicit: the reference BFS; vector: the numpy BFS")
+                        "explicit: the reference BFS; vector: the numpy BFS; hypothesis: random runs, shrunk "
+                        "counterexamples, no proof (for models too large to explore)")
+    p.add_argument("--examples", type=_positive(int), metavar="N",
+                   help="with --engine hypothesis: runs per search (default 200)")
+    p.add_argument("--steps", type=_positive(int), metavar="N",
+                   help="with --engine hypothesis: actions per run at most (default 50)")
+    p.add_argument("--seed", type=int, metavar="S",
+                   help="with --engine hypothesis: other random runs (default: derandomized, the same every time)")
     p.add_argument("--max-states", type=_positive(int), metavar="N", help="stop after N distinct states")
     p.add_argument("--max-depth", type=_positive(int), metavar="N",
                    help="explore at most N BFS levels (the initial states are the first)")
@@ -117,6 +142,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action="store_true",
                    help="print progress lines on stderr even when it is not a terminal (CI logs)")
     p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("prove", help="prove invariants with Z3 (bounded model checking, k-induction)",
+                       description="Check properties symbolically with Z3: bounded model checking to --depth finds "
+                                   "shortest counterexamples; --induction K proves invariants for every depth by "
+                                   "k-induction; --per-action proves that each action preserves each invariant and "
+                                   "shows a counterexample to induction for each one that does not.",
+                       epilog=_PROVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", metavar="MODEL", help="a shipped model's name or path/to/file.py:ClassName")
+    _config_arg(p)
+    p.add_argument("--depth", type=_positive(int), default=10, metavar="K",
+                   help="bounded model checking: every path of up to K steps (default 10)")
+    p.add_argument("--induction", type=_positive(int), default=None, metavar="K",
+                   help="prove each invariant by k-induction, trying k = 1..K (default 3; without --per-action)")
+    p.add_argument("--per-action", action="store_true",
+                   help="prove that every action preserves each invariant (1-induction per action); a failing "
+                        "action shows its counterexample to induction")
+    p.add_argument("--property", action="append", default=[], metavar="NAME",
+                   help="check only this property (repeatable)")
+    p.add_argument("--lemma", action="append", default=[], metavar="NAME",
+                   help="strengthen each proof with this invariant of the model (repeatable): it is proved jointly "
+                        "with each invariant, by BMC in the base case and as part of the inductive step")
+    p.add_argument("--jointly", action="store_true",
+                   help="prove the selected invariants (default: all) and the lemmas together, as one inductive "
+                        "conjunction")
+    p.add_argument("--time-limit", type=_positive(float), metavar="SECONDS", help="stop after SECONDS")
+    p.add_argument("--out", metavar="DIR", help="write each counterexample to DIR/<property>.itf.json (ITF)")
+    p.add_argument("--json", action="store_true",
+                   help="print the result as JSON (docs/results.md) on stdout, and nothing else")
+    p.set_defaults(func=_cmd_prove)
 
     p = sub.add_parser("replay", help="replay a trace file (ITF) on its model",
                        description="Replay an ITF trace step by step on the model: say whether it is a real\n"
@@ -237,12 +291,15 @@ def _const_doc(c: Any) -> str:
 # ---- kubecheck check ------------------------------------------------------------------------
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    _check_engine_flags(args)
     if args.model is None:        # the default check: the whole cluster, one state per orbit
-        args.model, args.symmetry = DEFAULT_MODEL, True
+        args.model, args.symmetry = DEFAULT_MODEL, args.engine != "hypothesis"
     model = build_model(args.model, args.config)
     ir = model.ir
     write_itf = _itf_writer(args.out) if args.out else None
     checker = model.checker().engine(args.engine)
+    if args.engine == "hypothesis":
+        checker = checker.hypothesis(args.examples, args.steps, args.seed)
     if args.max_states is not None:
         checker = checker.max_states(args.max_states)
     if args.max_depth is not None:
@@ -287,6 +344,21 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return result.exit_code()
 
 
+def _check_engine_flags(args: argparse.Namespace) -> None:
+    """Options that belong to one engine are refused, in one sentence, with another."""
+    random_only = [f for f, v in (("--examples", args.examples), ("--steps", args.steps), ("--seed", args.seed))
+                   if v is not None]
+    if random_only and args.engine != "hypothesis":
+        raise ConfigError(f"{random_only[0]} sets how the Hypothesis engine runs the model; add --engine hypothesis, "
+                          f"or drop {random_only[0]}.")
+    if args.engine == "hypothesis":
+        for flag, on in (("--symmetry", args.symmetry), ("--liveness", args.liveness),
+                         ("--device", args.device != "cpu")):
+            if on:
+                raise ConfigError(f"{flag} is not supported by the Hypothesis engine, which runs the model at "
+                                  f"random; use --engine explicit, vector or auto with {flag}.")
+
+
 def _itf_writer(out: str) -> Any:
     """``kubecheck.itf.write_itf``, once ``out`` is known to be a usable folder (checked before exploring)."""
     try:
@@ -301,6 +373,37 @@ def _itf_writer(out: str) -> Any:
     if not os.access(out, os.W_OK):
         raise ConfigError(f"--out {out}: the folder is not writable; give a folder you can write to.")
     return write_itf
+
+
+# ---- kubecheck prove ------------------------------------------------------------------------
+
+def _cmd_prove(args: argparse.Namespace) -> int:
+    from .symbolic import prove
+
+    model = build_model(args.model, args.config)
+    ir = model.ir
+    write_itf = _itf_writer(args.out) if args.out else None
+    induction = 0 if args.per_action else (3 if args.induction is None else args.induction)
+    try:
+        result = prove(ir, args.depth, args.property or None, induction=induction, per_action=args.per_action,
+                       lemmas=args.lemma, jointly=args.jointly, time_limit=args.time_limit)
+    except ModelRuntimeError as err:
+        _error(str(err))
+        if err.trace is not None:
+            render_trace(Output(sys.stderr), ir, err.trace,  # type: ignore[arg-type]
+                         "The state where it happened is reached by these steps:")
+        return 2
+    if write_itf is not None:
+        for name, r in result.properties.items():
+            if r.counterexample is not None:
+                path = os.path.join(args.out, f"{name}.itf.json")
+                write_itf(path, ir, r.counterexample)
+                r.itf = path
+    if args.json:
+        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+    else:
+        render_result(Output(sys.stdout), result, ir, "" if args.model in MODELS else args.model)
+    return result.exit_code()
 
 
 # ---- kubecheck replay -----------------------------------------------------------------------

@@ -30,7 +30,7 @@ from .registry import show_config_value
 from .result import DEADLOCK, CheckResult, PropertyResult, Step, Trace
 from .types import ArrayType, Leaf, RecordType, Type
 
-__all__ = ["PLAIN_WIDTH", "STOPPED_TEXT", "Output", "is_tty", "render_result", "render_trace", "trace_table",
+__all__ = ["PLAIN_WIDTH", "STOPPED_TEXT", "Output", "is_tty", "render_result", "render_trace", "render_cti", "trace_table",
            "step_label", "changes", "format_state", "summary_table", "verdict_table", "coverage_table", "coverage_line",
            "final_line"]
 
@@ -167,6 +167,31 @@ def render_trace(out: Output, ir: IR, trace: Trace, title: str) -> None:
     out.print(trace_table(ir, trace))
 
 
+def render_cti(out: Output, ir: IR, trace: Trace, name: str) -> None:
+    """A counterexample to induction: a first state where ``name`` holds (any type-correct state, not
+    necessarily reachable), the actions, and the last state, where it fails."""
+    last = trace.steps[-1]
+    what = f"{step_label(ir, last)} breaks it" if trace.length == 1 else f"{_steps(trace.length)} break it"
+    out.print(Text(f"Counterexample to induction: {name} ({what})", style="bold"))
+    out.print(Text("These states satisfy the type invariant but need not be reachable: if none is, strengthen "
+                   "the invariant (or assume one that rules the first state out).", style="dim"))
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("state", justify="right", style="dim")
+    table.add_column("action", style="cyan")
+    table.add_column("state or changes")
+    ev = Evaluator(ir)
+    prev: Sequence[int] | None = None
+    for k, st in enumerate(trace.steps):
+        mark = "pre" if k == 0 else ("post" if k == len(trace.steps) - 1 else str(k))
+        if prev is None:
+            table.add_row(Text(mark), Text(f"(any state where {name} holds)"),
+                          Text("\n".join(format_state(ir, st.state))))
+        else:
+            table.add_row(Text(mark), Text(step_label(ir, st, ev)), _changes_cell(ir, prev, st.state, ev))
+        prev = st.state
+    out.print(table)
+
+
 def _set_leaves(ir: IR) -> set[str]:
     """Leaves whose innermost dimension comes from a ``Set(...)``: shown as ``{a, b}``."""
     found: set[str] = set()
@@ -233,6 +258,15 @@ def summary_table(result: CheckResult, source: str = "") -> Table:
         ("time", Text(f"{result.seconds:.2f} s, {rate}" + ("" if result.extra.get("liveness_seconds") is None
                                                             else f"; liveness {result.extra['liveness_seconds']:.2f} s"))),
     ]
+    if result.engine == "symbolic":     # no states are stored: the bound is what was explored
+        bound = result.extra.get("bound", result.depth)
+        rows = [r for r in rows if r[0] not in ("states", "depth", "time")]
+        stopped = {"complete": "complete: every property was decided",
+                   "max_depth": "stopped at the depth bound: open verdicts are unknown"}.get(result.stopped_by)
+        if stopped:
+            rows = [(k, Text(stopped, style=stop_style) if k == "stopped" else v) for k, v in rows]
+        rows.append(("bound", Text(f"every path of up to {_steps(bound)} from an initial state")))
+        rows.append(("time", Text(f"{result.seconds:.2f} s")))
     if result.extra.get("bytes_per_state"):
         rows.append(("memory", Text(f"{result.extra['bytes_per_state']:,.0f} bytes per state (visited set and "
                                     "parent links)")))
@@ -249,7 +283,7 @@ def _verdict_note(r: PropertyResult, result: CheckResult) -> str:
         note = f"counterexample: {_steps(r.counterexample.length)}"
         return note + (f", {r.itf}" if r.itf else "")
     if r.verdict == "unknown":
-        return f"undecided: {result.stopped_by}"
+        return r.note or f"undecided: {result.stopped_by}"
     if r.verdict == "not_checked" and not r.note:
         return f"the {result.engine} engine does not check {r.kind} properties"
     return r.note
@@ -331,10 +365,11 @@ def render_result(out: Output, result: CheckResult, ir: IR, source: str = "") ->
     ``source`` names where the model came from (``specs/my.py:MyModel``), if not shipped.
     """
     out.print(summary_table(result, source))
-    out.print("")
-    out.print(Text("Coverage", style="bold"))
-    out.print(coverage_table(result))
-    out.print(coverage_line(result))
+    if result.coverage:
+        out.print("")
+        out.print(Text("Coverage", style="bold"))
+        out.print(coverage_table(result))
+        out.print(coverage_line(result))
     for name, r in result.properties.items():
         if r.counterexample is None:
             continue
@@ -346,6 +381,10 @@ def render_result(out: Output, result: CheckResult, ir: IR, source: str = "") ->
             out.print(Text(f"{name}: {doc}", style="dim"))
         if r.itf:
             out.print(f"trace written to {r.itf}")
+    for name, ctis in result.extra.get("cti", {}).items():
+        for trace in ctis:
+            out.print("")
+            render_cti(out, ir, trace, name)
     out.print("")
     out.print(Text("Properties", style="bold"))
     out.print(verdict_table(result))

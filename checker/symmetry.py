@@ -39,7 +39,7 @@ from .errors import SpecError
 from .expr import Expr, show
 from .ir import IR, Action
 from .result import Step, Trace
-from .types import Leaf, OptionType, RefType, ScalarType
+from .types import OptionType, RefType, ScalarType
 
 __all__ = ["Symmetry", "check_symmetry", "symmetric_domains"]
 

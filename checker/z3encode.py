@@ -82,13 +82,14 @@ class ActionRelation:
     writes: dict[int, Term]
 
 
-def fresh_state(ir: IR, name: str) -> SymbolicState:
-    """A symbolic state: one Z3 constant per position, named ``name.location``."""
+def fresh_state(ir: IR, name: str, ctx: z3.Context | None = None) -> SymbolicState:
+    """A symbolic state: one Z3 constant per position, named ``name.location`` (in ``ctx``; default: Z3's main
+    context)."""
     out = []
     for lf in ir.leaves:
         for k in range(lf.size):
             label = f"{name}.{_location(lf, k)}"
-            out.append(z3.Bool(label) if isinstance(lf.elem, BoolType) else z3.Int(label))
+            out.append(z3.Bool(label, ctx) if isinstance(lf.elem, BoolType) else z3.Int(label, ctx))
     return tuple(out)
 
 
@@ -282,7 +283,7 @@ class _Context:
             return Encoded(eq if op == "eq" else _not(eq), undefined)
         a, b = (_as_int(v) for v in vals)
         if _is_const(a) and not _is_const(b):
-            a = z3.IntVal(a)
+            a = z3.IntVal(a, b.ctx)
         return Encoded(_ARITH2[op](a, b), undefined)
 
     def _read(self, e: Expr, bound: tuple[int, ...]) -> Encoded:
@@ -351,10 +352,15 @@ def _select(leaf: Leaf, state: SymbolicState, index: Sequence[Term]) -> Term:
 
 
 class Encoder:
-    """Encodes one IR's expressions, actions, initial states, constraints and type invariant as Z3 terms."""
+    """Encodes one IR's expressions, actions, initial states, constraints and type invariant as Z3 terms.
 
-    def __init__(self, ir: IR) -> None:
+    Its terms live in ``ctx`` (default: Z3's main context); give the states it encodes the same one
+    (``fresh_state(ir, name, enc.ctx)``). A run with its own context gets the same answers whatever
+    ran before it in the process."""
+
+    def __init__(self, ir: IR, ctx: z3.Context | None = None) -> None:
         self.ir = ir
+        self.ctx = ctx if ctx is not None else z3.main_ctx()
         self.leaves = {lf.name: lf for lf in ir.leaves}
         self._levels: dict[int, tuple[int, ...]] = {}
         self._queues = _queue_layout(ir)
@@ -387,7 +393,7 @@ class Encoder:
     # ---- actions ----
     def action_params(self, action: Action, tag: str) -> dict[str, Any]:
         """Fresh Z3 constants for an action's parameters (``tag`` keeps copies apart, e.g. one per step)."""
-        return {p.data: z3.Int(f"{tag}{action.name}.{p.data}") for p in action.params}
+        return {p.data: z3.Int(f"{tag}{action.name}.{p.data}", self.ctx) for p in action.params}
 
     def action_relation(self, action: Action, pre: SymbolicState, post: SymbolicState,
                         params: dict[str, Any] | None = None, tag: str = "") -> ActionRelation:

@@ -23,9 +23,10 @@ Convergence (every role ends up with a leader once faults and the clock stop) ho
 
 from __future__ import annotations
 
-from kubecheck import NONE, Model, any_of, converges, sometimes
+from kubecheck import NONE, Model, all_of, always, any_of, converges, sometimes
 
-from .leader import LeaderElection
+from .leader import LeaderElection, LeaseAge, LeaseUpdate, Role
+from .objects import Response
 
 __all__ = ["LeaderElectionModel"]
 
@@ -35,6 +36,26 @@ class LeaderElectionModel(LeaderElection, Model):
 
     name = "leader-election"
     symmetric = ("replica",)    # the replicas of a role are interchangeable (--symmetry)
+
+    @always
+    def lease_handshake_consistent(self, s):
+        """The handshake agrees with the stored Lease. A replica whose update was answered OK (and that has not yet
+        read the OK) is the holder of a FRESH Lease, and no update is in flight: the write refused every other
+        one, and nobody else may send while the Lease is FRESH. While a replica leads, its Lease has not expired,
+        and no other replica's update is in flight.
+
+        This is the lemma that makes ``one_leader`` provable by induction: ``one_leader`` alone is not
+        inductive (a state where a replica leads while another one holds an OK for the same Lease is
+        type-correct but unreachable), and it is 1-inductive jointly with ``leader_holds_lease`` and this
+        property (``kubecheck prove leader-election --property one_leader --lemma leader_holds_lease
+        --lemma lease_handshake_consistent --induction 1``)."""
+        return all_of(Role, lambda r: all_of(self.Replicas, lambda i: (
+            (s.lease_responses[r][i] == Response.OK).implies(
+                (s.etcd_lease_holder[r] == i) & (s.lease_age[r] == LeaseAge.FRESH)
+                & all_of(self.Replicas, lambda j: s.lease_updates[r][j] == LeaseUpdate.NONE))
+            & s.leading[r][i].implies(
+                (s.lease_age[r] != LeaseAge.EXPIRED)
+                & all_of(self.Replicas, lambda j: (j == i) | (s.lease_updates[r][j] == LeaseUpdate.NONE))))))
 
     @sometimes
     def leader_elected(self, s):

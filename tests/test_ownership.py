@@ -181,3 +181,12 @@ def test_the_command_line_reports_the_static_violation(capsys):
     data = json.loads(capsys.readouterr().out)
     assert code == 1
     assert data["properties"]["single_writer"] == {"verdict": "violated", "counterexample": {"length": 1, "itf": None}}
+
+
+def test_prove_reports_the_same_static_verdicts(capsys):
+    code = main(["prove", "scheduler", "--property", "single_writer_etcd", "--depth", "1", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert (code, data["properties"]["single_writer_etcd"]) == (0, {"verdict": "proved", "counterexample": None})
+    code = main(["prove", f"{__file__}:WritingClientModel", "--property", "single_writer", "--depth", "1", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert (code, data["properties"]["single_writer"]["verdict"]) == (1, "violated")

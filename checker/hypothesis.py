@@ -1,0 +1,767 @@
+"""Random testing with Hypothesis: the model as a ``RuleBasedStateMachine``.
+
+For configurations far too large to explore, Hypothesis runs the model: each example
+starts in an initial state and takes up to ``steps`` actions, one ``@rule`` per action of
+the IR, its parameters drawn among the instances enabled in the current state. The
+invariants and step properties are checked after every step; a violation is shrunk by
+Hypothesis to a short run and reported as a :class:`~kubecheck.result.Trace` that
+:func:`kubecheck.replay.replay` confirms. Random testing proves nothing: what it did not
+violate stays ``unknown``. For example::
+
+    from kubecheck.hypothesis import explore, state_machine
+    from kubecheck.spec.replicaset_anchor import ReplicaSetAnchor
+
+    result = explore(ReplicaSetAnchor().ir, examples=100, steps=50)
+    result.properties["no_over_provision"].verdict      # "violated", with its shrunk trace
+
+    # or under pytest, with your own settings:
+    TestAnchor = state_machine(ReplicaSetAnchor()).TestCase
+    TestAnchor.settings = settings(max_examples=200, stateful_step_count=30)
+
+Speed. A 50-node, 200-pod-slot cluster has 62,264 action instances and a 44,942-wide
+state; asking the reference evaluator about every instance costs a quarter of a second
+per state. Instead each action's guard is evaluated for all its instances at once, with
+numpy: every parameter and every quantifier's bound variable is an axis of the arrays,
+and a read gathers from the state with the index arrays. Reads outside an array's domain
+follow the evaluator's three-valued rules (an undefined mask next to each value), so the
+result is the evaluator's; an instance whose guard is undefined is asked of the evaluator,
+which raises the spec error. A guard, invariant or goal is evaluated again only when a
+step changed a leaf it reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test, initialize, invariant, rule
+
+from .errors import ConfigError, ModelRuntimeError
+from .evaluate import Evaluator
+from .explicit import Options, Progress, PropertyPlan, empty_coverage
+from .expr import Expr
+from .ir import IR, Action, Property
+from .result import DEADLOCK, CheckResult, Step, Trace
+
+__all__ = ["state_machine", "explore", "HypothesisOptions", "PropertyViolation", "DEFAULT_EXAMPLES",
+           "DEFAULT_STEPS"]
+
+DEFAULT_EXAMPLES = 200
+"""Examples (runs from an initial state) per search, unless told otherwise."""
+DEFAULT_STEPS = 50
+"""Steps per example at most, unless told otherwise."""
+
+ProgressFn = Callable[[Progress], None]
+
+_PATIENCE = 7
+"""A run passes over a step back to a state it visited up to 0 to ``_PATIENCE`` times per step (drawn per run)."""
+_SWARM = True
+"""Whether each run leaves out some actions while others are enabled (swarm testing)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class HypothesisOptions:
+    """How many examples of how many steps, and the seed (None: derandomized, the same run every time)."""
+
+    examples: int = DEFAULT_EXAMPLES
+    steps: int = DEFAULT_STEPS
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("examples", "steps"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise ConfigError(f"`{name}` of the Hypothesis engine must be a positive integer; got {v!r}.")
+        if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)):
+            raise ConfigError(f"`seed` of the Hypothesis engine must be an integer (or None: derandomized); "
+                              f"got {self.seed!r}.")
+
+
+class PropertyViolation(AssertionError):
+    """A run of the model violated ``property``; ``trace`` is that run, with every state."""
+
+    def __init__(self, property: str, trace: Trace, labels: Sequence[str] = ()) -> None:
+        steps = "".join(f"\n  {i + 1}. {label}" for i, label in enumerate(labels))
+        super().__init__(f"property `{property}` is violated after {trace.length} steps:{steps or ' (initially)'}")
+        self.property = property
+        self.trace = trace
+
+
+class _TimeUp(BaseException):
+    """The time limit passed. A BaseException, so that Hypothesis does not take it for a failure and shrink it."""
+
+
+# ---- the vectorized evaluator -------------------------------------------------------------------
+
+_UFUNC = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "floordiv": np.floor_divide,
+          "mod": np.remainder, "min": np.minimum, "max": np.maximum, "eq": np.equal, "ne": np.not_equal,
+          "lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal}
+
+
+class _Vectorized:
+    """Evaluates one expression for every value of its free parameters and bound variables at once.
+
+    Parameter ``i`` of the action is array axis ``i``; the variable a quantifier binds at
+    de Bruijn level ``L`` is axis ``nparams + L``. A node's value is then an array over all
+    the axes, whatever the context it appears in, so one evaluation computes each DAG node
+    once. Each value comes with an undefined mask (None where nothing is undefined), under the
+    reference evaluator's three-valued rules.
+    """
+
+    def __init__(self, ir: IR, params: Sequence[Expr], depth: int) -> None:
+        self.leaves = {lf.name: lf for lf in ir.leaves}
+        self.nparams = len(params)
+        self.ndim = self.nparams + depth
+        self.param_axis = {p.data: i for i, p in enumerate(params)}
+        self.shape = tuple(p.type.size for p in params)
+        self._axes: dict[tuple[int, int, int], np.ndarray] = {}
+
+    def axis_values(self, axis: int, lo: int, hi: int) -> np.ndarray:
+        key = (axis, lo, hi)
+        a = self._axes.get(key)
+        if a is None:
+            shape = [1] * self.ndim
+            shape[axis] = hi - lo + 1
+            a = self._axes[key] = np.arange(lo, hi + 1, dtype=np.int64).reshape(shape)
+        return a
+
+    def run(self, e: Expr, pre: np.ndarray, post: np.ndarray | None = None, acting: str | None = None
+            ) -> tuple[Any, Any]:
+        memo: dict[int, tuple[Any, Any]] = {}
+        val, undef = self._ev(e, memo, pre, post, acting)
+        # Every quantifier is reduced by now: what is left is one value per instance.
+        full = self.shape + (1,) * (self.ndim - self.nparams)
+        val = np.broadcast_to(val, full).reshape(self.shape)
+        if undef is not None:
+            undef = np.broadcast_to(undef, full).reshape(self.shape)
+        return val, undef
+
+    def _ev(self, e: Expr, memo: dict[int, tuple[Any, Any]], pre: np.ndarray, post: np.ndarray | None,
+            acting: str | None) -> tuple[Any, Any]:
+        hit = memo.get(id(e))
+        if hit is not None:
+            return hit
+        op = e.op
+        out: tuple[Any, Any]
+        if op == "const":
+            out = (e.data, None)
+        elif op == "param":
+            t = e.type
+            out = (self.axis_values(self.param_axis[e.data], t.lo, t.hi), None)
+        elif op == "bound":
+            t = e.type
+            out = (self.axis_values(self.nparams + e.data, t.lo, t.hi), None)
+        elif op == "acting":
+            out = (acting in e.data, None)
+        elif op == "read":
+            out = self._read(e, memo, pre, post, acting)
+        elif op in ("and", "or", "implies"):
+            (a, ua), (b, ub) = (self._ev(x, memo, pre, post, acting) for x in e.args)
+            if op == "implies":
+                a = np.logical_not(a)
+                op = "or"
+            if op == "and":
+                val = np.logical_and(a, b)
+                # false wins over undefined: an operand known false decides
+                decided = _known(np.logical_not(a), ua) | _known(np.logical_not(b), ub)
+            else:
+                val = np.logical_or(a, b)
+                decided = _known(a, ua) | _known(b, ub)
+            undef = _union(ua, ub)
+            out = (val, None if undef is None else undef & np.logical_not(decided))
+        elif op == "not":
+            a, ua = self._ev(e.args[0], memo, pre, post, acting)
+            out = (np.logical_not(a), ua)
+        elif op == "neg":
+            a, ua = self._ev(e.args[0], memo, pre, post, acting)
+            out = (np.negative(a), ua)
+        elif op == "ite":
+            c, uc = self._ev(e.args[0], memo, pre, post, acting)
+            (t, ut), (f, uf) = (self._ev(x, memo, pre, post, acting) for x in e.args[1:])
+            val = np.where(c, t, f)
+            undef = None
+            if ut is not None or uf is not None:
+                undef = np.where(c, False if ut is None else ut, False if uf is None else uf)
+            out = (val, _union(uc, undef))
+        elif op == "reduce":
+            out = self._reduce(e, memo, pre, post, acting)
+        else:
+            (a, ua), (b, ub) = (self._ev(x, memo, pre, post, acting) for x in e.args)
+            out = (_UFUNC[op](a, b), _union(ua, ub))
+        memo[id(e)] = out
+        return out
+
+    def _read(self, e: Expr, memo: dict[int, tuple[Any, Any]], pre: np.ndarray, post: np.ndarray | None,
+              acting: str | None) -> tuple[Any, Any]:
+        name, primed = e.data
+        leaf = self.leaves[name]
+        pos: Any = leaf.offset
+        undef = None
+        for ix, d, stride in zip(e.args, leaf.dims, leaf.strides):
+            v, u = self._ev(ix, memo, pre, post, acting)
+            undef = _union(undef, u)
+            if not (d.lo <= ix.lo and ix.hi <= d.hi):
+                # The index can leave the domain: undefined there, and gathered at a clipped place.
+                outside = np.logical_or(np.less(v, d.lo), np.greater(v, d.hi))
+                undef = _union(undef, outside)
+                v = np.clip(v, d.lo, d.hi)
+            pos = pos + (v - d.lo) * stride
+        src = post if primed else pre
+        assert src is not None, "a primed read outside a step property"
+        return src[pos], undef
+
+    def _reduce(self, e: Expr, memo: dict[int, tuple[Any, Any]], pre: np.ndarray, post: np.ndarray | None,
+                acting: str | None) -> tuple[Any, Any]:
+        b, body = e.args
+        axis = self.nparams + b.data
+        shape = [1] * self.ndim
+        shape[axis] = b.type.size
+        x, ux = self._ev(body, memo, pre, post, acting)
+        x = np.broadcast_to(x, np.broadcast_shapes(np.shape(x), tuple(shape)))
+        if ux is not None:
+            ux = np.broadcast_to(ux, x.shape)
+        kind = e.data
+        if kind in ("all", "any"):
+            want = kind == "any"
+            hit = np.logical_and(x, True) if want else np.logical_not(x)
+            if ux is not None:
+                hit = hit & ~ux
+            decided = np.any(hit, axis=axis, keepdims=True)
+            val = decided if want else ~decided
+            undef = None if ux is None else np.any(ux, axis=axis, keepdims=True) & ~decided
+            return val, undef
+        if kind == "count":
+            x = np.logical_and(x, True)
+        if ux is not None:
+            x = np.where(ux, 0, x)
+        return np.sum(x, axis=axis, keepdims=True, dtype=np.int64), \
+            None if ux is None else np.any(ux, axis=axis, keepdims=True)
+
+
+def _known(x: Any, ux: Any) -> Any:
+    """``x`` where it is defined, false elsewhere."""
+    return np.logical_and(x, True) if ux is None else np.logical_and(x, np.logical_not(ux))
+
+
+def _union(a: Any, b: Any) -> Any:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return np.logical_or(a, b)
+
+
+def _depth(e: Expr, seen: dict[int, int] | None = None) -> int:
+    """How many quantifier levels ``e`` uses (1 + the deepest bound level)."""
+    seen = {} if seen is None else seen
+    hit = seen.get(id(e))
+    if hit is not None:
+        return hit
+    d = e.data + 1 if e.op == "bound" else 0
+    for a in e.args:
+        d = max(d, _depth(a, seen))
+    seen[id(e)] = d
+    return d
+
+
+def _leaves_read(e: Expr, out: set[str], seen: set[int]) -> set[str]:
+    if id(e) in seen:
+        return out
+    seen.add(id(e))
+    if e.op == "read":
+        out.add(e.data[0])
+    for a in e.args:
+        _leaves_read(a, out, seen)
+    return out
+
+
+# ---- the model, one state at a time --------------------------------------------------------------
+
+class _Kernel:
+    """The IR made fast for one state at a time: each action's enabled instances, the invariants and goals,
+    cached and recomputed only where a step changed a leaf they read.
+
+    It holds the *current* state; a machine moves it with :meth:`load` (a new example) and :meth:`take` (a
+    step). Hypothesis runs one example at a time, so the machines of one run share it.
+    """
+
+    def __init__(self, ir: IR) -> None:
+        self.ir = ir
+        self.ev = Evaluator(ir)
+        self.bit = {lf.name: 1 << i for i, lf in enumerate(ir.leaves)}
+        self.leaf_of = np.zeros(ir.width, dtype=np.int64)
+        for i, lf in enumerate(ir.leaves):
+            self.leaf_of[lf.offset:lf.offset + lf.size] = i
+        self.guards = [_Vectorized(ir, a.params, _depth(a.guard)) for a in ir.actions]
+        self.guard_reads = [self._mask(a.guard) for a in ir.actions]
+        self.sizes = [int(np.prod([p.type.size for p in a.params], dtype=np.int64)) for a in ir.actions]
+        self.prop_eval = {p.name: _Vectorized(ir, (), max(_depth(x) for x in p.exprs)) for p in ir.properties
+                          if p.kind in ("always", "sometimes", "step")}
+        self.prop_reads = {p.name: self._mask(p.exprs[0]) for p in ir.properties}
+        self.constraint_eval = [_Vectorized(ir, (), _depth(c)) for c in ir.constraints]
+        self.dtype = np.int64
+        self.state: tuple[int, ...] | None = None
+        self.array = np.zeros(ir.width, dtype=self.dtype)
+        self.enabled: list[np.ndarray] = [np.zeros(n, dtype=bool) for n in self.sizes]
+        self.counts = np.zeros(len(ir.actions), dtype=np.int64)
+        self.prop_values: dict[str, bool] = {}
+        # The leaves changed since each guard (property) was last computed, as a bit mask; None: never computed.
+        self._stale: list[int | None] = [None] * len(ir.actions)
+        self._stale_props: dict[str, int | None] = {n: None for n in self.prop_reads}
+
+    def _mask(self, e: Expr) -> int:
+        m = 0
+        for name in _leaves_read(e, set(), set()):
+            m |= self.bit[name]
+        return m
+
+    # ---- moving the current state ----
+    def load(self, state: tuple[int, ...]) -> None:
+        """Make ``state`` current (the start of an example)."""
+        new = np.asarray(state, dtype=self.dtype)
+        changed = np.flatnonzero(new != self.array) if self.state is not None else np.arange(self.ir.width)
+        self.state, self.array = state, new
+        self._touch(changed)
+
+    def take(self, post: tuple[int, ...], post_array: np.ndarray, changed: np.ndarray) -> None:
+        self.state, self.array = post, post_array
+        self._touch(changed)
+
+    def _touch(self, changed: np.ndarray) -> None:
+        if not len(changed):
+            return
+        m = 0
+        for i in np.unique(self.leaf_of[changed]).tolist():
+            m |= 1 << i
+        self._stale = [None if s is None else s | m for s in self._stale]
+        for n, s in self._stale_props.items():
+            if s is not None:
+                self._stale_props[n] = s | m
+
+    # ---- actions ----
+    def enabled_instances(self, ai: int) -> np.ndarray:
+        """The flat indices (in the IR's instance order) of the action's enabled instances."""
+        self._refresh(ai)
+        return np.flatnonzero(self.enabled[ai])
+
+    def any_enabled(self, ai: int) -> bool:
+        self._refresh(ai)
+        return bool(self.counts[ai])
+
+    def deadlocked(self) -> bool:
+        for ai in range(len(self.ir.actions)):
+            self._refresh(ai)
+        return not self.counts.any()
+
+    def _refresh(self, ai: int) -> None:
+        stale = self._stale[ai]
+        if stale is not None and not stale & self.guard_reads[ai]:
+            return
+        a = self.ir.actions[ai]
+        assert self.state is not None
+        val, undef = self.guards[ai].run(a.guard, self.array)
+        mask = np.array(val, dtype=bool).reshape(self.sizes[ai])
+        if undef is not None:
+            for k in np.flatnonzero(undef.reshape(-1)).tolist():
+                # The reference evaluator decides: it raises the spec error with its message.
+                mask[k] = self.ev.enabled(a, self.state, self.values(ai, k))
+        self.enabled[ai] = mask
+        self.counts[ai] = int(mask.sum())
+        self._stale[ai] = 0
+
+    def values(self, ai: int, k: int) -> tuple[int, ...]:
+        a = self.ir.actions[ai]
+        if not a.params:
+            return ()
+        idx = np.unravel_index(k, self.guards[ai].shape)
+        return tuple(int(i) + p.type.lo for i, p in zip(idx, a.params))
+
+    def successor(self, a: Action, vals: tuple[int, ...]) -> tuple[tuple[int, ...], np.ndarray, np.ndarray]:
+        """The state after the enabled instance ``a(vals)``: the tuple, its array, and the positions it changed."""
+        assert self.state is not None
+        post = self.ev.apply(a, self.state, vals)
+        positions = self._written(a, vals)
+        arr = self.array.copy()
+        if positions is None:
+            arr = np.asarray(post, dtype=self.dtype)
+            changed = np.flatnonzero(arr != self.array)
+        else:
+            changed = np.array([p for p in positions if post[p] != self.state[p]], dtype=np.int64)
+            arr[changed] = [post[p] for p in changed.tolist()]
+        return post, arr, changed
+
+    def _written(self, a: Action, vals: tuple[int, ...]) -> list[int] | None:
+        """Every position the instance writes in the current state (the reference evaluator's indices);
+        None where that is more work than comparing the states."""
+        assert self.state is not None
+        params = self.ev.params(a, vals)
+        out = []
+        for u in a.updates:
+            leaf = self.ev.leaves[u.leaf]
+            for env in self.ev._bindings(u.binders):
+                idx = tuple(self.ev.eval(ix, self.state, params, bound=env) for ix in u.index)
+                pos = leaf.position(idx)
+                if pos is None:
+                    return None
+                out.append(pos)
+                if len(out) > 4096:
+                    return None
+        return out
+
+    # ---- properties ----
+    def holds(self, p: Property, which: int = 0) -> bool:
+        """A state property (``always``, ``sometimes``) in the current state."""
+        stale = self._stale_props[p.name]
+        if stale is not None and not stale & self.prop_reads[p.name]:
+            return self.prop_values[p.name]
+        assert self.state is not None
+        val, undef = self.prop_eval[p.name].run(p.exprs[which], self.array)
+        v = self.ev.holds(p, self.state) if undef is not None and bool(np.any(undef)) else bool(val)
+        self.prop_values[p.name] = v
+        self._stale_props[p.name] = 0
+        return v
+
+    def step_holds(self, p: Property, pre: tuple[int, ...], pre_array: np.ndarray, post: tuple[int, ...],
+                   post_array: np.ndarray, acting: str) -> bool:
+        val, undef = self.prop_eval[p.name].run(p.exprs[0], pre_array, post_array, acting)
+        if undef is not None and bool(np.any(undef)):
+            return self.ev.holds(p, pre, post, acting=acting)
+        return bool(val)
+
+    def satisfies_constraints(self, post: tuple[int, ...], post_array: np.ndarray) -> bool:
+        for c, vec in zip(self.ir.constraints, self.constraint_eval):
+            val, undef = vec.run(c, post_array)
+            ok = self.ev.satisfies(c, post) if undef is not None and bool(np.any(undef)) else bool(val)
+            if not ok:
+                return False
+        return True
+
+
+# ---- what a run saw --------------------------------------------------------------------------------
+
+class _Record:
+    """Counts over every run a search makes: Hypothesis's examples, those it discards (a run whose drawn rules are
+    all disabled) and its shrinking runs, which are runs of the model too."""
+
+    def __init__(self, ir: IR) -> None:
+        self.fired = [0] * len(ir.actions)
+        self.found = [0] * len(ir.actions)    # new states per action
+        self.seen: set[int] = set()
+        self.total = 0
+        self.depth = 0
+        self.examples = 0                     # runs (machines) started
+        self.goals: dict[str, int] = {}       # goal -> length of the shortest run that reached it
+        self.deadline: float | None = None
+        self.progress: ProgressFn | None = None
+        self.t0 = time.perf_counter()
+        self.last_report = self.t0
+        self.planned = 0
+        self.timed_out = False
+
+    def state(self, state: tuple[int, ...], depth: int) -> bool:
+        """Count a state reached; whether it is new."""
+        # Python's hash of a tuple of ints is the same in every process (no hash randomisation for ints):
+        # distinct states are counted by 64-bit hash, which a 45,000-wide state would cost too much to keep.
+        key = hash(state)
+        new = key not in self.seen
+        self.seen.add(key)
+        self.total += 1
+        if depth > self.depth:
+            self.depth = depth
+        now = time.perf_counter()
+        if self.deadline is not None and now >= self.deadline:
+            self.timed_out = True
+            raise _TimeUp
+        if self.progress is not None and now - self.last_report >= 1.0:
+            self.last_report = now
+            self.progress(Progress(len(self.seen), self.total, max(0, self.planned - self.examples), self.depth,
+                                   now - self.t0))
+        return new
+
+
+# ---- the state machine ------------------------------------------------------------------------------
+
+def state_machine(ir_or_model: Any, *, properties: Sequence[str] | None = None, check_deadlock: bool | None = None,
+                  _kernel: _Kernel | None = None, _record: _Record | None = None) -> type[RuleBasedStateMachine]:
+    """The model as a Hypothesis ``RuleBasedStateMachine``: one rule per action, invariants after every step.
+
+    ``ir_or_model`` is a model instance (``ClusterModel(nodes=50)``) or its IR. Each rule
+    draws its parameters among the action's enabled instances (an action with none is not
+    drawn); a step out of the model's state constraints is not taken. Every ``always`` and
+    ``step`` property (or only ``properties``) is an invariant, and so is deadlock freedom
+    where the model checks it (or ``check_deadlock`` says); a violation raises
+    :class:`PropertyViolation` with the run as a trace. Run it under pytest with your
+    own settings::
+
+        TestCluster = state_machine(ClusterModel(nodes=50, pod_slots=200)).TestCase
+        TestCluster.settings = settings(max_examples=100, stateful_step_count=50, deadline=None)
+    """
+    ir: IR = ir_or_model if isinstance(ir_or_model, IR) else ir_or_model.ir
+    kernel = _kernel if _kernel is not None else _Kernel(ir)
+    record = _record if _record is not None else _Record(ir)
+    if properties is None:
+        chosen = [p for p in ir.properties if p.kind in ("always", "step")]
+    else:
+        by = {p.name: p for p in ir.properties}
+        for n in properties:
+            if n not in by and n != DEADLOCK:
+                raise ConfigError(f"model `{ir.model}` has no property `{n}`; its properties are: "
+                                  f"{', '.join(by)}.")
+        chosen = [by[n] for n in properties if n in by and by[n].kind in ("always", "step")]
+    deadlock = ir.check_deadlock if check_deadlock is None else check_deadlock
+    goals = [p for p in ir.properties if p.kind == "sometimes"]
+    initial = [s for s in kernel.ev.initial_states()
+               if not ir.constraints or all(kernel.ev.satisfies(c, s) for c in ir.constraints)]
+    if not initial:
+        raise ConfigError(f"model `{ir.model}` has no initial state (within its state constraints) in this "
+                          "configuration: there is nothing to run.")
+    invariants = [p for p in chosen if p.kind == "always"]
+    step_props = [p for p in chosen if p.kind == "step"]
+
+    class Machine(RuleBasedStateMachine):
+        """Runs of the model (one example: an initial state and up to ``stateful_step_count`` steps)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.steps: list[Step] = []
+            self.arrays: list[np.ndarray] = []
+            self.checked = 0              # states whose invariants were checked
+            self.visited: set[int] = set()    # hashes of the states of this run
+            record.examples += 1
+
+        @initialize(data=st.data())
+        def start(self, data: Any) -> None:
+            k = data.draw(st.integers(0, len(initial) - 1), label="initial state") if len(initial) > 1 else 0
+            # Swarm testing, without Hypothesis's discards: each example leaves out some actions (a share drawn
+            # per example, shrinking towards none), but only while another action is enabled.
+            self.patience = data.draw(st.integers(0, _PATIENCE), label="patience") if _PATIENCE else 0
+            self.off: frozenset[int] = frozenset()
+            if _SWARM and len(ir.actions) > 1:
+                share = data.draw(st.integers(0, 255), label="swarm")
+                if share:
+                    self.off = frozenset(ai for ai in range(len(ir.actions))
+                                         if data.draw(st.integers(0, 255), label="swarm") < share // 2)
+            state = initial[k]
+            kernel.load(state)
+            self.steps.append(Step(None, (), state))
+            self.arrays.append(kernel.array)
+            self.visited.add(hash(state))
+            self._observe()
+
+        def trace(self, name: str | None = None) -> Trace:
+            return Trace(ir.model, dict(ir.config), tuple(self.steps), name)
+
+        def fail(self, name: str) -> None:
+            tr = self.trace(name)
+            raise PropertyViolation(name, tr, tr.labels(ir))
+
+        def _observe(self, ai: int | None = None) -> None:
+            """Record the state just reached (by action ``ai``), and the goals it reaches."""
+            state = self.steps[-1].state
+            if record.state(state, len(self.steps) - 1) and ai is not None:
+                record.found[ai] += 1
+            try:
+                for p in goals:
+                    if kernel.holds(p):
+                        best = record.goals.get(p.name)
+                        if best is None or len(self.steps) - 1 < best:
+                            record.goals[p.name] = len(self.steps) - 1
+            except ModelRuntimeError as err:
+                if err.trace is None:
+                    err.trace = self.trace()
+                raise
+
+        def _take(self, ai: int, vals: tuple[int, ...], post: tuple[int, ...], post_array: np.ndarray,
+                  changed: np.ndarray) -> None:
+            """Take the step ``ir.actions[ai](vals)`` to ``post``, and check the step properties and the goals."""
+            a = ir.actions[ai]
+            pre, pre_array = self.steps[-1].state, self.arrays[-1]
+            record.fired[ai] += 1
+            self.steps.append(Step(a.name, tuple(zip(a.param_names(), vals)), post))
+            self.arrays.append(post_array)
+            self.visited.add(hash(post))
+            kernel.take(post, post_array, changed)
+            for p in step_props:
+                if not kernel.step_holds(p, pre, pre_array, post, post_array, a.component):
+                    self.fail(p.name)
+            self._observe(ai)
+
+        @invariant()
+        def check_properties(self) -> None:
+            if not self.steps or self.checked == len(self.steps):
+                return
+            self.checked = len(self.steps)
+            try:
+                for p in invariants:
+                    if not kernel.holds(p):
+                        self.fail(p.name)
+                if deadlock and kernel.deadlocked():
+                    self.fail(DEADLOCK)
+            except ModelRuntimeError as err:
+                if err.trace is None:
+                    err.trace = self.trace()
+                raise
+
+        @rule(data=st.data())
+        def step(self, data: Any) -> None:
+            """One step: an action drawn among the enabled ones (uniformly, however many instances each has),
+            then one of its enabled instances.
+
+            This is the only rule, and it has no precondition: Hypothesis never discards a run for want of an
+            enabled rule, and an action enabled in few states is drawn as often as the others there. An instance
+            whose step leaves the state constraints is not taken (as if disabled); one whose step returns to a
+            state this run has visited is passed over for another, ``patience`` times per step (drawn per run),
+            so that runs go deep instead of walking in circles; where every other is passed over, it is taken.
+            Where no action is enabled (and deadlocks are not checked) the run stays where it is.
+            """
+            if not self.steps:
+                return
+            enabled = [ai for ai in range(len(ir.actions)) if kernel.any_enabled(ai)]
+            choices = [ai for ai in enabled if ai not in self.off] or enabled
+            left: dict[int, list[int]] = {}           # action -> its instances not passed over yet
+            patience = self.patience
+            fallback = None
+            try:
+                while choices:
+                    i = data.draw(st.integers(0, len(choices) - 1), label="action") if len(choices) > 1 else 0
+                    ai = choices[i]
+                    candidates = left.get(ai)
+                    if candidates is None:
+                        candidates = left[ai] = kernel.enabled_instances(ai).tolist()
+                    j = data.draw(st.integers(0, len(candidates) - 1), label=ir.actions[ai].name) \
+                        if len(candidates) > 1 else 0
+                    vals = kernel.values(ai, candidates[j])
+                    post, post_array, changed = kernel.successor(ir.actions[ai], vals)
+                    leaves = bool(ir.constraints) and not kernel.satisfies_constraints(post, post_array)
+                    if not leaves and (not patience or hash(post) not in self.visited):
+                        self._take(ai, vals, post, post_array, changed)
+                        return
+                    if not leaves:
+                        patience -= 1
+                        if fallback is None:
+                            fallback = (ai, vals, post, post_array, changed)
+                    del candidates[j]
+                    if not candidates:
+                        del choices[i]
+                if fallback is not None:
+                    self._take(*fallback)
+            except ModelRuntimeError as err:
+                if err.trace is None:
+                    err.trace = self.trace()
+                raise
+
+        def __repr__(self) -> str:
+            return f"{ir.model}({len(self.steps)} states)"
+
+    Machine.__name__ = Machine.__qualname__ = _class_name(ir.model)
+    return Machine
+
+
+def _class_name(model: str) -> str:
+    return "".join(part.capitalize() for part in model.replace("_", "-").split("-") if part) + "Machine"
+
+
+# ---- the engine ----------------------------------------------------------------------------------
+
+def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = None, *,
+            examples: int = DEFAULT_EXAMPLES, steps: int = DEFAULT_STEPS, seed: int | None = None) -> CheckResult:
+    """Run the model with Hypothesis and report what it found.
+
+    A search runs ``examples`` examples of up to ``steps`` steps; a violation found is shrunk
+    and reported with its trace, and the search starts again without that property until
+    none is found (or ``options.first``). Verdicts: ``violated`` with a replayable trace;
+    ``holds`` for a ``sometimes`` goal some run reached; ``not_checked`` for temporal
+    properties; everything else ``unknown`` (random testing proves nothing). The same input
+    gives the same result unless ``seed`` is given, which picks other runs.
+    """
+    HypothesisOptions(examples, steps, seed)        # validates
+    if options.symmetry or options.liveness or options.device is not None:
+        flag = "--symmetry" if options.symmetry else "--liveness" if options.liveness else "--device"
+        raise ConfigError(f"{flag} is not supported by the Hypothesis engine; use --engine explicit, vector or auto.")
+    plan = PropertyPlan.of(ir, options)
+    plan.warnings[:] = [w for w in plan.warnings if "is temporal" not in w]     # said below, for this engine
+    results, warnings = plan.results, plan.warnings
+    for p in ir.properties:
+        if p.name in results and results[p.name].verdict == "not_checked":
+            results[p.name].note = "temporal: random testing does not decide it; use a BFS engine with --liveness"
+            warnings.append(f"property `{p.name}` ({p.kind}) is temporal; the Hypothesis engine does not check it.")
+    kernel = _Kernel(ir)
+    record = _Record(ir)
+    record.progress = progress
+    record.planned = examples
+    if options.time_limit is not None:
+        record.deadline = record.t0 + options.time_limit
+    open_names = [p.name for p in plan.invariants + plan.steps] + ([DEADLOCK] if plan.check_deadlock else [])
+    stopped = "examples"
+    searches = 0
+    try:
+        while open_names:
+            searches += 1
+            record.planned = examples * searches
+            found = _search(ir, kernel, record, open_names, plan.check_deadlock and DEADLOCK in open_names,
+                            examples, steps, seed)
+            if found is None:
+                break
+            name, trace = found
+            results[name].verdict = "violated"
+            results[name].counterexample = trace
+            open_names.remove(name)
+            if options.first:
+                stopped = "first_violation"
+                break
+    except _TimeUp:
+        stopped = "time_limit"
+    except Exception:
+        # Hypothesis may wrap the stop in its own error (a run cut short replays differently).
+        if not record.timed_out:
+            raise
+        stopped = "time_limit"
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+    seconds = time.perf_counter() - record.t0
+    coverage = empty_coverage(ir)
+    for ai, n in enumerate(record.fired):
+        coverage[ai].fired = n
+        coverage[ai].new_states = record.found[ai]
+    for p in plan.goals:
+        if p.name in record.goals:
+            results[p.name].verdict = "holds"
+            results[p.name].note = f"witness: {record.goals[p.name]} steps"
+    runs = f"{record.examples:,} runs of up to {steps} steps"
+    for r in results.values():
+        if r.verdict == "unknown":
+            r.note = (f"not reached in {runs}" if r.kind == "sometimes" else f"not violated in {runs}")
+    plan.close(False, coverage)
+    extra = {"examples": record.examples, "steps": steps, "seed": seed, "searches": searches}
+    return CheckResult(ir.model, dict(ir.config), "hypothesis", stopped, len(record.seen), record.total,
+                       record.depth, seconds, coverage, results, warnings, extra)
+
+
+def _search(ir: IR, kernel: _Kernel, record: _Record, names: list[str], deadlock: bool, examples: int, steps: int,
+            seed: int | None) -> tuple[str, Trace] | None:
+    """One Hypothesis search for a violation of ``names``: the property violated, and its shrunk trace."""
+    machine = state_machine(ir, properties=[n for n in names if n != DEADLOCK], check_deadlock=deadlock,
+                            _kernel=kernel, _record=record)
+    test = get_state_machine_test(machine, settings=settings(
+        # Hypothesis counts the rule that picks the initial state as a step.
+        max_examples=examples, stateful_step_count=steps + 1, derandomize=seed is None, database=None, deadline=None,
+        phases=(Phase.generate, Phase.shrink), verbosity=Verbosity.quiet, report_multiple_bugs=False,
+        print_blob=False,
+        # A 45,000-wide state is data Hypothesis did not expect; slow examples and many rejected draws are
+        # what a large model costs, not a mistake in the test, so these checks are off on purpose.
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
+                               HealthCheck.large_base_example]))
+    if seed is not None:
+        test = hypothesis_seed(seed)(test)
+    try:
+        test()
+    except PropertyViolation as v:
+        return v.property, v.trace
+    except ModelRuntimeError:
+        raise
+    return None

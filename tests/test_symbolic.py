@@ -1,0 +1,416 @@
+"""The symbolic engine (kubecheck.symbolic, kubecheck.z3encode): BMC agrees with BFS on the shortest
+counterexample, k-induction and per-action proofs prove what they should, and their counterexamples to
+induction are exact.
+
+The slow cases (marked ``slow``; CI runs them) record what they took on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import z3
+
+from kubecheck import (ConfigError, Int, Model, ModelRuntimeError, Queue, Var, action, always, require,
+                       sum_of)
+from kubecheck.cli import main
+from kubecheck.replay import replay
+from kubecheck.spec.examples.water_jugs import WaterJugs
+from kubecheck.spec.replicaset_anchor import ReplicaSetAnchor
+from kubecheck.symbolic import action_proofs, bmc, k_induction
+from kubecheck.z3encode import Encoder, fresh_state
+
+sys.path.insert(0, str(Path(__file__).parent))
+import test_spec_cluster as cluster  # noqa: E402
+import test_spec_leader as leader  # noqa: E402
+import test_spec_namespace as namespace  # noqa: E402
+import test_spec_node as node  # noqa: E402
+import test_spec_scheduler as scheduler  # noqa: E402
+from test_spec_errors import UnguardedRead  # noqa: E402
+
+HERE = Path(__file__).resolve()
+
+
+# ---- BMC finds exactly the shortest counterexample BFS finds ---------------------------------
+
+LONG = pytest.mark.skipif(not os.environ.get("KUBECHECK_LONG"),
+                          reason="longer than CI's budget, or not measured yet: set KUBECHECK_LONG=1 to run it")
+
+
+def _case(variant, config, prop, length, seconds=None):
+    """One broken model: BMC to the BFS length must find a counterexample of that length. ``seconds``: what it
+    took when measured (a case slower than 15 s is marked slow; one slower than 30 s, or not measured, runs only
+    with KUBECHECK_LONG=1, so that CI keeps to its budget)."""
+    marks = [] if seconds is not None and seconds <= 15 else [pytest.mark.slow]
+    if seconds is None or seconds > 30:
+        marks.append(LONG)
+    return pytest.param(variant, config, prop, length, marks=marks,
+                        id=f"{variant.__name__}-{prop}")
+
+
+# Measured BMC seconds (2 cores), by (variant, property); None: not measured, so run only with the slow tests.
+SECONDS = {
+    "SchedulerIgnoresTaints": 1.6, "SchedulerIgnoresNodeAffinity": 1.5, "SchedulerIgnoresResources": 7.5,
+    "SchedulerWithoutAssumeCache": 8.6, "SchedulerIgnoresAntiAffinity": 9.6, "KubeletWithoutAdmission": 38.6,
+    "KubeletForgetsRefusals": 3.2, "KubeletRemovesWithoutStopping-pods_run_where_bound": 44.6,
+}
+
+
+def _seconds(variant, prop):
+    return SECONDS.get(f"{variant.__name__}-{prop}", SECONDS.get(variant.__name__))
+
+
+BROKEN = (
+    [_case(v, c, p, len(t), _seconds(v, p)) for v, c, p, t in scheduler.VARIANTS]
+    + [_case(v, c, p, len(t), _seconds(v, p)) for v, c, p, t in node.VARIANTS]
+    + [_case(v, c, p, len(t), _seconds(v, p)) for v, c, p, t in cluster.VARIANTS]
+    + [_case(v, {}, "one_leader", len(t), _seconds(v, "one_leader")) for v, t in leader.BROKEN.items()]
+    + [_case(ReplicaSetAnchor, {}, "no_over_provision", 9, 12.0), _case(WaterJugs, {}, "big_jug_never_4", 6, 0.3)]
+)
+
+
+@pytest.mark.parametrize("variant, config, prop, length", BROKEN)
+def test_bmc_finds_a_counterexample_as_short_as_bfs(variant, config, prop, length):
+    ir = variant(**config).ir
+    one_short = bmc(ir, length - 1, [prop], spec_errors=False) if length <= 6 else None
+    if one_short is not None:     # nothing shorter (checked where it is cheap)
+        assert (one_short.properties[prop].verdict, one_short.extra["bound"]) == ("unknown", length - 1)
+    r = bmc(ir, length, [prop], spec_errors=False)
+    found = r.properties[prop]
+    assert (found.verdict, found.counterexample.length, r.stopped_by, r.extra["bound"]) == \
+        ("violated", length, "complete", length)
+    confirmed = replay(ir, found.counterexample)
+    assert confirmed.ok and confirmed.violations[prop] == length
+
+
+NAMESPACE_BROKEN = [namespace.RemovesWithFinalizer, namespace.AdmitsIntoTerminating, namespace.FinalizesOnCache]
+
+
+@pytest.mark.slow
+@LONG
+@pytest.mark.parametrize("variant", NAMESPACE_BROKEN, ids=lambda v: v.__name__)
+def test_bmc_agrees_with_bfs_on_the_namespace_variants(variant):
+    model = variant()
+    prop = namespace.NOT_GONE
+    bfs = model.checker().properties(prop).first().run().properties[prop].counterexample.length
+    r = bmc(model.ir, bfs, [prop], spec_errors=False)
+    assert (r.properties[prop].verdict, r.properties[prop].counterexample.length) == ("violated", bfs)
+    assert replay(model.ir, r.properties[prop].counterexample).violations[prop] == bfs
+
+
+def test_bmc_decides_every_kind_it_can_on_the_anchor():
+    ir = ReplicaSetAnchor().ir
+    r = bmc(ir, 9, ["node_consistency", "no_over_provision", "replicaset_converges", "replicas_running"])
+    assert {n: (p.verdict, p.note) for n, p in r.properties.items()} == {
+        "node_consistency": ("unknown", "unknown up to depth 9"),
+        "no_over_provision": ("violated", ""),
+        "replicaset_converges": ("not_checked",
+                                 "temporal: the symbolic engine does not check it; use kubecheck check --liveness"),
+        "replicas_running": ("holds", "witness: 6 steps"),
+    }
+    assert (r.engine, r.stopped_by, r.extra["bound"], r.to_json()["bound"]) == ("symbolic", "max_depth", 9, 9)
+
+
+def test_bmc_is_deterministic():
+    ir = WaterJugs().ir
+    a, b = (bmc(ir, 6, ["big_jug_never_4"]).properties["big_jug_never_4"].counterexample for _ in range(2))
+    assert a == b
+
+
+def test_a_used_out_of_domain_read_is_a_spec_error_with_its_trace():
+    ir = UnguardedRead().ir
+    with pytest.raises(ModelRuntimeError) as e:
+        bmc(ir, 2)
+    assert "reads `up[node]` with node = none, outside the domain of `up` (node1..node2)" in str(e.value)
+    assert [s.state for s in e.value.trace.steps] == [(-1, 1, 1, 0)]
+
+
+# ---- k-induction ----------------------------------------------------------------------------------
+
+def test_node_consistency_of_the_anchor_is_proved():
+    ir = ReplicaSetAnchor().ir
+    r = k_induction(ir, 4, "node_consistency")
+    p = r.properties["node_consistency"]
+    assert (p.verdict, p.note, r.stopped_by, r.extra["bound"]) == ("proved", "1-inductive", "complete", 1)
+    # Not true by construction: a type-correct state violates it.
+    enc = Encoder(ir)
+    st = fresh_state(ir, "s")
+    x = enc.holds(ir.property("node_consistency"), st)
+    solver = z3.Solver()
+    solver.add(enc.type_invariant(st), z3.Not(x.value))
+    assert solver.check() == z3.sat
+
+
+def test_k_induction_finds_a_violation_in_its_base_case():
+    r = k_induction(WaterJugs().ir, 8, "big_jug_never_4")
+    p = r.properties["big_jug_never_4"]
+    assert (p.verdict, p.counterexample.length) == ("violated", 6)
+
+
+class Twins(Model):
+    """Two counters that always move together; ``y <= 1`` holds, but only because ``x`` stops at 1."""
+
+    x = Var(Int(0, 3), init=0)
+    y = Var(Int(0, 3), init=0)
+
+    @action
+    def step(self, s):
+        require(s.x < 1)
+        s.x = s.x + 1
+        s.y = s.y + 1
+
+    @always
+    def y_at_most_1(self, s):
+        return s.y <= 1
+
+
+def test_a_true_invariant_that_is_not_inductive_has_a_counterexample_to_induction():
+    ir = Twins().ir
+    one = k_induction(ir, 1, "y_at_most_1")
+    assert (one.properties["y_at_most_1"].verdict, one.stopped_by) == ("unknown", "max_depth")
+    (cti,) = one.extra["cti"]["y_at_most_1"]
+    pre, post = cti.steps
+    assert post.action == "step"
+    # The only way to break it in one step: y = 1 with x = 0, which no reachable state has. (x, y):
+    assert [pre.state, post.state] == [(0, 1), (1, 2)]
+    # Two states are enough: no state leads to (0, 1), since x never decreases.
+    two = k_induction(ir, 3, "y_at_most_1")
+    assert (two.properties["y_at_most_1"].verdict, two.properties["y_at_most_1"].note, two.extra["bound"]) \
+        == ("proved", "2-inductive (k-induction, k = 2)", 2)
+
+
+class TwinsWithLemmas(Twins):
+    """Twins with a lemma that makes ``y_at_most_1`` 1-inductive (``y`` follows ``x``), and one that is false."""
+
+    @always
+    def y_follows_x(self, s):
+        return s.y == s.x
+
+    @always
+    def x_stays_0(self, s):
+        return s.x == 0
+
+
+def test_a_lemma_makes_an_invariant_1_inductive_and_is_proved_with_it():
+    ir = TwinsWithLemmas().ir
+    r = k_induction(ir, 1, "y_at_most_1", lemmas=["y_follows_x"])
+    assert {n: (p.verdict, p.note) for n, p in r.properties.items()} == {
+        "y_at_most_1": ("proved", "proved by 1-induction with lemma y_follows_x"),
+        "y_follows_x": ("proved", "proved by 1-induction as a lemma of y_at_most_1"),
+    }
+    assert (r.stopped_by, r.extra["lemmas"]) == ("complete", {"y_at_most_1": ["y_follows_x"]})
+    # A false lemma is found violated by the base case and proves nothing.
+    bad = k_induction(ir, 3, "y_at_most_1", lemmas=["y_follows_x", "x_stays_0"])
+    assert {n: p.verdict for n, p in bad.properties.items()} == {
+        "y_at_most_1": "unknown", "y_follows_x": "unknown", "x_stays_0": "violated"}
+    assert bad.properties["x_stays_0"].counterexample.length == 1
+    assert bad.properties["y_at_most_1"].note == ("unknown; lemma x_stays_0 is violated at depth 1, so it cannot "
+                                                  "strengthen the proof")
+    per_action = action_proofs(ir, "y_at_most_1", ["y_follows_x"])
+    assert (per_action.properties["y_at_most_1"].verdict, per_action.properties["y_follows_x"].verdict) == \
+        ("proved", "proved")
+    with pytest.raises(ConfigError, match="has no property `nope`"):
+        k_induction(ir, 1, "y_at_most_1", lemmas=["nope"])
+
+
+def test_per_action_proof_shows_the_counterexample_to_induction():
+    ir = Twins().ir
+    r = action_proofs(ir, "y_at_most_1")
+    p = r.properties["y_at_most_1"]
+    assert (p.verdict, r.extra["actions"]) == ("unknown", {"y_at_most_1": {"step": "cti"}})
+    assert p.note == "not inductive: a counterexample to induction for 1 of 1 actions (step)"
+    (cti,) = r.extra["cti"]["y_at_most_1"]
+    assert [(st.action, st.state) for st in cti.steps] == [(None, (0, 1)), ("step", (1, 2))]
+    assert not replay(ir, cti).ok        # its pre state is not reachable (not even initial)
+
+
+def test_per_action_proof_of_an_inductive_invariant():
+    r = action_proofs(ReplicaSetAnchor().ir, "node_consistency")
+    assert r.properties["node_consistency"].verdict == "proved"
+    assert set(r.extra["actions"]["node_consistency"].values()) == {"preserves"}
+
+
+class QueueSum(Model):
+    """A queue of numbers and a running total of what it holds: the total is the sum over every slot, which
+    holds only because the slots past the queue's length are zero (canonical form)."""
+
+    q = Var(Queue(Int(0, 3), 2))
+    total = Var(Int(0, 6), init=0)
+
+    @action(v=Int(1, 3))
+    def push(self, s, v):
+        require(~s.q.is_full)
+        s.q.push(v)
+        s.total = s.total + v
+
+    @action
+    def pop(self, s):
+        require(~s.q.is_empty)
+        s.total = s.total - s.q.pop()
+
+    @always
+    def total_is_the_sum_of_the_slots(self, s):
+        return s.total == sum_of(Int(0, 1), lambda k: s.q[k])
+
+
+def test_canonical_form_removes_the_spurious_counterexample_to_induction():
+    ir = QueueSum().ir
+    assert k_induction(ir, 1, "total_is_the_sum_of_the_slots").properties[
+        "total_is_the_sum_of_the_slots"].verdict == "proved"
+    garbage = k_induction(ir, 1, "total_is_the_sum_of_the_slots", canonical=False)
+    assert garbage.properties["total_is_the_sum_of_the_slots"].verdict == "unknown"
+    (cti,) = garbage.extra["cti"]["total_is_the_sum_of_the_slots"]
+    # (length, slot0, slot1, total): slot 1, past the length, holds a leftover 1 that the sum counts; the push
+    # overwrites it with 2 and adds 2 to the total, so the sum (2) falls behind the total (3). Exact: each run has
+    # its own Z3 context, so the CTI does not depend on what ran before it in the process.
+    assert [(st.action, st.params, st.state) for st in cti.steps] == [
+        (None, (), (1, 0, 1, 1)), ("push", (("v", 2),), (2, 0, 2, 3))]
+
+
+def test_a_run_does_not_depend_on_earlier_runs_in_the_process():
+    def cti():
+        r = k_induction(QueueSum().ir, 1, "total_is_the_sum_of_the_slots", canonical=False)
+        return r.extra["cti"]["total_is_the_sum_of_the_slots"]
+
+    first = cti()
+    bmc(WaterJugs().ir, 6)                                  # fills Z3's main context, were it shared
+    k_induction(ReplicaSetAnchor().ir, 2, "node_consistency")
+    assert cti() == first
+
+
+def test_bad_requests_are_config_errors():
+    ir = ReplicaSetAnchor().ir
+    with pytest.raises(ConfigError, match="has no property `nope`"):
+        bmc(ir, 3, ["nope"])
+    with pytest.raises(ConfigError, match="the BMC depth must be a positive number of steps; got 0"):
+        bmc(ir, 0)
+    with pytest.raises(ConfigError, match="`sometimes` property, and k-induction proves invariants"):
+        k_induction(ir, 2, "replicas_running")
+
+
+# ---- strengthening: one_leader of the leader election, proved with lemmas ---------------------------
+
+LEMMAS = ["leader_holds_lease", "lease_handshake_consistent"]
+
+
+def _type_correct_violation(ir, prop):
+    enc = Encoder(ir)
+    st = fresh_state(ir, "s")
+    solver = z3.Solver()
+    solver.add(enc.type_invariant(st), z3.Not(enc.holds(ir.property(prop), st).value))
+    return solver.check()
+
+
+def test_one_leader_is_not_inductive_alone_and_is_proved_with_lemmas():
+    # A real Kubernetes property (spec/leader.py, model leader-election): at most one replica of each role leads.
+    from kubecheck.spec.leader_model import LeaderElectionModel
+    ir = LeaderElectionModel().ir
+    # (a) Not true by construction: a type-correct state has two leaders.
+    assert _type_correct_violation(ir, "one_leader") == z3.sat
+    # (b) Not 1-inductive alone: a state where one replica leads while another holds an OK for the same Lease
+    # (type-correct, unreachable) reaches two leaders when the other reads its OK.
+    alone = k_induction(ir, 1, "one_leader")
+    assert (alone.properties["one_leader"].verdict, alone.properties["one_leader"].note) == \
+        ("unknown", "unknown: not 1-inductive; no violation up to depth 0")
+    (cti,) = alone.extra["cti"]["one_leader"]
+    assert ([st.action for st in cti.steps], cti.violation) == ([None, "elector_take_lease"], "one_leader")
+    assert not replay(ir, cti).ok
+    per_action = action_proofs(ir, "one_leader")
+    assert {a for a, v in per_action.extra["actions"]["one_leader"].items() if v == "cti"} == {"elector_take_lease"}
+    # Neither lemma is inductive alone either.
+    for lemma, action_ in (("leader_holds_lease", "apiserver_update_lease"),
+                           ("lease_handshake_consistent", "elector_request_lease")):
+        r = k_induction(ir, 1, lemma)
+        assert r.properties[lemma].verdict == "unknown"
+        assert [st.action for st in r.extra["cti"][lemma][0].steps] == [None, action_]
+    # (c) 1-inductive jointly with the two lemmas: all three are proved, for every depth.
+    r = k_induction(ir, 1, "one_leader", lemmas=LEMMAS)
+    assert {n: (p.verdict, p.note) for n, p in r.properties.items()} == {
+        "one_leader": ("proved", "proved by 1-induction with lemmas leader_holds_lease, lease_handshake_consistent"),
+        "leader_holds_lease": ("proved", "proved by 1-induction as a lemma of one_leader "
+                                         "(jointly with lease_handshake_consistent)"),
+        "lease_handshake_consistent": ("proved", "proved by 1-induction as a lemma of one_leader "
+                                                 "(jointly with leader_holds_lease)"),
+    }
+    assert (r.stopped_by, r.extra["bound"]) == ("complete", 1)
+    # One lemma is not enough: the CTI then breaks the other one.
+    weak = k_induction(ir, 1, "one_leader", lemmas=["leader_holds_lease"])
+    assert weak.properties["one_leader"].verdict == "unknown"
+    assert k_induction(ir, 1, "one_leader", lemmas="all").properties["one_leader"].verdict == "proved"
+    assert action_proofs(ir, "one_leader", LEMMAS).properties["one_leader"].verdict == "proved"
+
+
+def test_prove_with_lemmas_and_jointly(capsys):
+    base = ["leader-election", "--property", "one_leader", "--induction", "1", "--depth", "1"]
+    code, out, _ = _prove(capsys, *base, "--json")
+    assert (code, json.loads(out)["properties"]["one_leader"]["verdict"]) == (3, "unknown")
+    lemmas = [a for n in LEMMAS for a in ("--lemma", n)]
+    code, out, _ = _prove(capsys, *base, *lemmas, "--json")
+    doc = json.loads(out)
+    assert (code, doc["stopped_by"]) == (0, "complete")
+    assert {n: p["verdict"] for n, p in doc["properties"].items()} == dict.fromkeys(["one_leader"] + LEMMAS, "proved")
+    code, out, _ = _prove(capsys, *base, *lemmas)
+    assert code == 0 and "proved by 1-induction with lemmas leader_holds_lease, lease_handshake_consistent" in out
+    code, out, _ = _prove(capsys, "leader-election", "--jointly", "--induction", "1", "--depth", "1", "--json")
+    doc = json.loads(out)
+    assert (code, {n: p["verdict"] for n, p in doc["properties"].items()}) == \
+        (0, dict.fromkeys(["one_leader"] + LEMMAS, "proved"))
+    code, out, _ = _prove(capsys, "leader-election", "--jointly", "--per-action", "--depth", "1", "--json")
+    assert (code, {n: p["verdict"] for n, p in json.loads(out)["properties"].items()}) == \
+        (0, dict.fromkeys(["one_leader"] + LEMMAS, "proved"))
+    code, _, err = _prove(capsys, *base, "--lemma", "leader_elected")
+    assert code == 2 and "`sometimes` property" in err
+
+
+# ---- kubecheck prove -----------------------------------------------------------------------------
+
+def _prove(capsys, *argv):
+    code = main(["prove", *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_prove_exit_codes_and_json(capsys):
+    code, out, _ = _prove(capsys, "replicaset-anchor", "--property", "node_consistency", "--depth", "2", "--json")
+    doc = json.loads(out)
+    assert (code, doc["engine"], doc["bound"], doc["stopped_by"]) == (0, "symbolic", 2, "complete")
+    assert doc["properties"]["node_consistency"] == {"verdict": "proved", "counterexample": None}
+    code, out, _ = _prove(capsys, "water-jugs", "--property", "big_jug_never_4", "--depth", "6", "--json")
+    doc = json.loads(out)
+    assert (code, doc["properties"]["big_jug_never_4"]["verdict"]) == (1, "violated")
+    assert doc["properties"]["big_jug_never_4"]["counterexample"]["length"] == 6
+    code, out, _ = _prove(capsys, "water-jugs", "--property", "big_jug_never_4", "--depth", "3", "--induction", "1",
+                          "--json")
+    doc = json.loads(out)
+    assert (code, doc["properties"]["big_jug_never_4"]["verdict"], doc["bound"]) == (3, "unknown", 3)
+    code, _, err = _prove(capsys, "water-jugs", "--property", "nope")
+    assert code == 2 and "has no property `nope`" in err
+    code, _, err = _prove(capsys, "water-jugs", "--depth", "0")
+    assert code == 2 and "--depth: must be positive; got 0" in err
+
+
+def test_prove_per_action_shows_the_counterexample_to_induction(capsys):
+    code, out, _ = _prove(capsys, f"{HERE}:Twins", "--property", "y_at_most_1", "--per-action", "--depth", "3")
+    assert code == 3
+    assert "Counterexample to induction: y_at_most_1 (step breaks it)" in out
+    assert "(any state where y_at_most_1 holds)" in out
+    assert "y: 1 -> 2" in out
+    assert "not inductive: a counterexample to induction for 1 of 1 actions (step)" in out
+
+
+@pytest.mark.parametrize("prop", ["node_cpu_never_overcommitted"])
+def test_scheduling_resource_invariants_are_proved(prop):
+    # Real Kubernetes properties (spec/scheduling_model.py), 1-inductive, and not true by construction.
+    from kubecheck.spec.scheduling_model import SchedulingModel
+    ir = SchedulingModel().ir
+    r = k_induction(ir, 2, prop)
+    assert (r.properties[prop].verdict, r.properties[prop].note) == ("proved", "1-inductive")
+    enc = Encoder(ir)
+    st = fresh_state(ir, "s")
+    solver = z3.Solver()
+    solver.add(enc.type_invariant(st), z3.Not(enc.holds(ir.property(prop), st).value))
+    assert solver.check() == z3.sat
