@@ -326,22 +326,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
             result = checker.progress(progress).run()
         except ModelRuntimeError as err:
             progress.close()
-            _error(str(err))
-            if err.trace is not None:
-                render_trace(Output(sys.stderr), ir, err.trace,  # type: ignore[arg-type]
-                             "The state where it happened is reached by these steps:")
-            return 2
-    if write_itf is not None:
-        for name, r in result.properties.items():
-            if r.counterexample is not None:
-                path = os.path.join(args.out, f"{name}.itf.json")
-                write_itf(path, ir, r.counterexample)
-                r.itf = path
-    if args.json:
-        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
-    else:
-        render_result(Output(sys.stdout), result, ir, "" if args.model in MODELS else args.model)
-    return result.exit_code()
+            return _spec_failed(ir, err)
+    return _report(args, ir, result, write_itf)
 
 
 def _check_engine_flags(args: argparse.Namespace) -> None:
@@ -377,22 +363,17 @@ def _itf_writer(out: str) -> Any:
 
 # ---- kubecheck prove ------------------------------------------------------------------------
 
-def _cmd_prove(args: argparse.Namespace) -> int:
-    from .symbolic import prove
+def _spec_failed(ir: Any, err: ModelRuntimeError) -> int:
+    """The spec failed while it was explored: say where, with the trace that reaches it."""
+    _error(str(err))
+    if err.trace is not None:
+        render_trace(Output(sys.stderr), ir, err.trace,  # type: ignore[arg-type]
+                     "The state where it happened is reached by these steps:")
+    return 2
 
-    model = build_model(args.model, args.config)
-    ir = model.ir
-    write_itf = _itf_writer(args.out) if args.out else None
-    induction = 0 if args.per_action else (3 if args.induction is None else args.induction)
-    try:
-        result = prove(ir, args.depth, args.property or None, induction=induction, per_action=args.per_action,
-                       lemmas=args.lemma, jointly=args.jointly, time_limit=args.time_limit)
-    except ModelRuntimeError as err:
-        _error(str(err))
-        if err.trace is not None:
-            render_trace(Output(sys.stderr), ir, err.trace,  # type: ignore[arg-type]
-                         "The state where it happened is reached by these steps:")
-        return 2
+
+def _report(args: argparse.Namespace, ir: Any, result: Any, write_itf: Any) -> int:
+    """Write the counterexamples (``--out``), print the result (``--json`` or the report), return the exit code."""
     if write_itf is not None:
         for name, r in result.properties.items():
             if r.counterexample is not None:
@@ -404,6 +385,21 @@ def _cmd_prove(args: argparse.Namespace) -> int:
     else:
         render_result(Output(sys.stdout), result, ir, "" if args.model in MODELS else args.model)
     return result.exit_code()
+
+
+def _cmd_prove(args: argparse.Namespace) -> int:
+    from .symbolic import prove
+
+    model = build_model(args.model, args.config)
+    ir = model.ir
+    write_itf = _itf_writer(args.out) if args.out else None
+    induction = 0 if args.per_action else (3 if args.induction is None else args.induction)
+    try:
+        result = prove(ir, args.depth, args.property or None, induction=induction, per_action=args.per_action,
+                       lemmas=args.lemma, jointly=args.jointly, time_limit=args.time_limit)
+    except ModelRuntimeError as err:
+        return _spec_failed(ir, err)
+    return _report(args, ir, result, write_itf)
 
 
 # ---- kubecheck replay -----------------------------------------------------------------------
