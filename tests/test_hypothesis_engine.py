@@ -9,7 +9,6 @@ random testing does not decide temporal properties.
 
 from __future__ import annotations
 
-import time
 
 import pytest
 from hypothesis import settings
@@ -156,10 +155,8 @@ def test_first_stops_at_the_first_violation_and_time_limit_stops_the_run():
     r = explore(ir, Options(first=True))
     assert r.stopped_by == "first_violation"
     assert r.violated() == ["no_over_provision"]
-    t = time.perf_counter()
     r = explore(ir, Options(time_limit=0.5, properties=("node_consistency",)), examples=10**6)
     assert r.stopped_by == "time_limit"
-    assert time.perf_counter() - t < 10
     assert r.properties["node_consistency"].verdict == "unknown"
 
 
@@ -262,10 +259,8 @@ def test_a_fifty_node_cluster_runs_a_hundred_examples_of_fifty_steps():
     ir = ClusterModel(**LARGE).ir
     assert ir.instance_count() == 62264 and ir.width == 44942
     reports = []
-    t = time.perf_counter()
+    # Its time (about 12 s on two cores, docs/engines.md) is a figure, not something a test asserts.
     r = explore(ir, Options(), reports.append, examples=100, steps=50)
-    seconds = time.perf_counter() - t
-    assert seconds < 300
     assert reports and reports[-1].total <= r.total_states
     assert r.stopped_by == "examples" and r.depth == 50
     fired = {c.name: c.fired for c in r.coverage}
