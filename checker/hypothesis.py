@@ -1,8 +1,9 @@
 """Random testing with Hypothesis: the model as a ``RuleBasedStateMachine``.
 
 For configurations far too large to explore, Hypothesis runs the model: each example
-starts in an initial state and takes up to ``steps`` actions, one ``@rule`` per action of
-the IR, its parameters drawn among the instances enabled in the current state. The
+starts in an initial state and takes up to ``steps`` actions, each drawn by a single
+``@rule`` among the actions enabled in the current state, then its parameters among the
+action's enabled instances (so Hypothesis discards no run for want of an enabled rule). The
 invariants and step properties are checked after every step; a violation is shrunk by
 Hypothesis to a short run and reported as a :class:`~kubecheck.result.Trace` that
 :func:`kubecheck.replay.replay` confirms. Random testing proves nothing: what it did not
@@ -39,6 +40,7 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
+from hypothesis.internal.conjecture import engine as hypothesis_engine
 from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test, initialize, invariant, rule
 
 from .errors import ConfigError, ModelRuntimeError
@@ -62,6 +64,8 @@ _PATIENCE = 7
 """A run passes over a step back to a state it visited up to 0 to ``_PATIENCE`` times per step (drawn per run)."""
 _SWARM = True
 """Whether each run leaves out some actions while others are enabled (swarm testing)."""
+_MAX_SHRINKS = 100
+"""Successful shrinks of a counterexample at most (Hypothesis's own limit is 500)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -488,11 +492,11 @@ class _Record:
 
 def state_machine(ir_or_model: Any, *, properties: Sequence[str] | None = None, check_deadlock: bool | None = None,
                   _kernel: _Kernel | None = None, _record: _Record | None = None) -> type[RuleBasedStateMachine]:
-    """The model as a Hypothesis ``RuleBasedStateMachine``: one rule per action, invariants after every step.
+    """The model as a Hypothesis ``RuleBasedStateMachine``: one rule, ``step``, invariants after every step.
 
-    ``ir_or_model`` is a model instance (``ClusterModel(nodes=50)``) or its IR. Each rule
-    draws its parameters among the action's enabled instances (an action with none is not
-    drawn); a step out of the model's state constraints is not taken. Every ``always`` and
+    ``ir_or_model`` is a model instance (``ClusterModel(nodes=50)``) or its IR. Each step
+    draws an action among the enabled ones, then its parameters among the action's enabled
+    instances; a step out of the model's state constraints is not taken. Every ``always`` and
     ``step`` property (or only ``properties``) is an invariant, and so is deadlock freedom
     where the model checks it (or ``check_deadlock`` says); a violation raises
     :class:`PropertyViolation` with the run as a trace. Run it under pytest with your
@@ -758,10 +762,36 @@ def _search(ir: IR, kernel: _Kernel, record: _Record, names: list[str], deadlock
                                HealthCheck.large_base_example]))
     if seed is not None:
         test = hypothesis_seed(seed)(test)
+    # Hypothesis shrinks a run of a large model slowly (every attempt replays it); past `_MAX_SHRINKS` successful
+    # shrinks it stops (a count, not a time: the trace stays the same on every machine), and cycles are cut below.
+    engine = getattr(hypothesis_engine, "MAX_SHRINKS", None)
+    if isinstance(engine, int):
+        hypothesis_engine.MAX_SHRINKS = min(engine, _MAX_SHRINKS)
     try:
         test()
     except PropertyViolation as v:
-        return v.property, v.trace
+        return v.property, _without_cycles(v.trace)
     except ModelRuntimeError:
         raise
+    finally:
+        if isinstance(engine, int):
+            hypothesis_engine.MAX_SHRINKS = engine
     return None
+
+
+def _without_cycles(trace: Trace) -> Trace:
+    """The trace less every cycle (a run back to a state it was in) before its last step: the same last step from
+    the same state, so the same violation, and every state before it one the run passed through."""
+    out: list[Step] = []
+    at: dict[tuple[int, ...], int] = {}
+    for step in trace.steps[:-1]:
+        k = at.get(step.state)
+        if k is not None:
+            for dropped in out[k + 1:]:
+                del at[dropped.state]
+            del out[k + 1:]
+            continue
+        at[step.state] = len(out)
+        out.append(step)
+    out.append(trace.steps[-1])
+    return trace if len(out) == len(trace.steps) else dataclasses.replace(trace, steps=tuple(out))
