@@ -46,13 +46,15 @@ class Checker:
             raise ConfigError(f"unknown engine {name!r}; available: {', '.join(ENGINES)}.")
         return dataclasses.replace(self, engine_name=name)
 
-    def hypothesis(self, examples: int | None = None, steps: int | None = None, seed: int | None = None) -> "Checker":
+    def hypothesis(self, examples: int | None = None, steps: int | None = None, seed: int | None = None,
+                   walks: int | None = None) -> "Checker":
         """Run the model at random with Hypothesis instead of exploring it: ``examples`` runs (default 200) of up
-        to ``steps`` actions (default 50), derandomized unless a ``seed`` is given. It finds violations (shrunk
-        to short traces) and reached goals; every other verdict is unknown."""
+        to ``steps`` actions (default 50), then up to ``walks`` fast random walks (default 10,000 on a model small
+        enough to compile, else none), derandomized unless a ``seed`` is given. It finds violations (shrunk to
+        short traces) and reached goals; every other verdict is unknown."""
         from .hypothesis import DEFAULT_EXAMPLES, DEFAULT_STEPS, HypothesisOptions
         runs = HypothesisOptions(DEFAULT_EXAMPLES if examples is None else examples,
-                                 DEFAULT_STEPS if steps is None else steps, seed)
+                                 DEFAULT_STEPS if steps is None else steps, seed, walks)
         return dataclasses.replace(self, engine_name="hypothesis", random_runs=runs)
 
     def max_states(self, n: int | None) -> "Checker":
@@ -119,7 +121,7 @@ class Checker:
             from .hypothesis import explore as run_at_random
             runs = self.random_runs or HypothesisOptions()
             return run_at_random(ir, self.options, self.progress_fn, examples=runs.examples, steps=runs.steps,
-                                 seed=runs.seed)
+                                 seed=runs.seed, walks=runs.walks)
         if self.engine_name == "explicit":
             if self.options.device is not None:
                 raise ConfigError(f"--device {self.options.device.name} runs the vectorized engine's kernels; "

@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --engine hypothesis: runs per search (default 200)")
     p.add_argument("--steps", type=_positive(int), metavar="N",
                    help="with --engine hypothesis: actions per run at most (default 50)")
+    p.add_argument("--walks", type=_positive(int, zero=True), metavar="N",
+                   help="with --engine hypothesis: fast random walks after the examples, while nothing is found "
+                        "(default 10000 on a model small enough to compile, else 0)")
     p.add_argument("--seed", type=int, metavar="S",
                    help="with --engine hypothesis: other random runs (default: derandomized, the same every time)")
     p.add_argument("--max-states", type=_positive(int), metavar="N", help="stop after N distinct states")
@@ -184,15 +187,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive(kind: type) -> Any:
+def _positive(kind: type, zero: bool = False) -> Any:
+    """An argument parser for a positive number of ``kind`` (or zero, with ``zero``)."""
+    what = ("non-negative " if zero else "positive ") + ("integer" if kind is int else "number")
+
     def parse(text: str) -> Any:
         try:
             v = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expects a positive {'integer' if kind is int else 'number'}; "
-                                             f"got {text!r}") from None
-        if not v > 0:
-            raise argparse.ArgumentTypeError(f"must be positive; got {text}")
+            raise argparse.ArgumentTypeError(f"expects a {what}; got {text!r}") from None
+        if not (v >= 0 if zero else v > 0):
+            raise argparse.ArgumentTypeError(f"must be {what.split()[0]}; got {text}")
         return v
     return parse
 
@@ -299,7 +304,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     write_itf = _itf_writer(args.out) if args.out else None
     checker = model.checker().engine(args.engine)
     if args.engine == "hypothesis":
-        checker = checker.hypothesis(args.examples, args.steps, args.seed)
+        checker = checker.hypothesis(args.examples, args.steps, args.seed, args.walks)
     if args.max_states is not None:
         checker = checker.max_states(args.max_states)
     if args.max_depth is not None:
@@ -332,8 +337,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _check_engine_flags(args: argparse.Namespace) -> None:
     """Options that belong to one engine are refused, in one sentence, with another."""
-    random_only = [f for f, v in (("--examples", args.examples), ("--steps", args.steps), ("--seed", args.seed))
-                   if v is not None]
+    random_only = [f for f, v in (("--examples", args.examples), ("--steps", args.steps), ("--walks", args.walks),
+                                  ("--seed", args.seed)) if v is not None]
     if random_only and args.engine != "hypothesis":
         raise ConfigError(f"{random_only[0]} sets how the Hypothesis engine runs the model; add --engine hypothesis, "
                           f"or drop {random_only[0]}.")

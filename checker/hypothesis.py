@@ -6,8 +6,9 @@ starts in an initial state and takes up to ``steps`` actions, each drawn by a si
 action's enabled instances (so Hypothesis discards no run for want of an enabled rule). The
 invariants and step properties are checked after every step; a violation is shrunk by
 Hypothesis to a short run and reported as a :class:`~kubecheck.result.Trace` that
-:func:`kubecheck.replay.replay` confirms. Random testing proves nothing: what it did not
-violate stays ``unknown``. For example::
+:func:`kubecheck.replay.replay` confirms. While Hypothesis finds nothing, fast random
+walks of the same machine follow (see :func:`explore`). Random testing proves nothing:
+what it did not violate stays ``unknown``. For example::
 
     from kubecheck.hypothesis import explore, state_machine
     from kubecheck.spec.replicaset_anchor import ReplicaSetAnchor
@@ -19,7 +20,9 @@ violate stays ``unknown``. For example::
     TestAnchor = state_machine(ReplicaSetAnchor()).TestCase
     TestAnchor.settings = settings(max_examples=200, stateful_step_count=30)
 
-Speed. A 50-node, 200-pod-slot cluster has 62,264 action instances and a 44,942-wide
+Speed. A model with at most :data:`COMPILED_INSTANCES` action instances steps with the
+compiled successor function of the BFS engines (every successor of a state in one call).
+A 50-node, 200-pod-slot cluster has 62,264 action instances and a 44,942-wide
 state; asking the reference evaluator about every instance costs a quarter of a second
 per state. Instead each action's guard is evaluated for all its instances at once, with
 numpy: every parameter and every quantifier's bound variable is an axis of the arrays,
@@ -33,6 +36,8 @@ step changed a leaf it reads.
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import random
 import time
 from typing import Any, Callable, Sequence
 
@@ -51,12 +56,17 @@ from .ir import IR, Action, Property
 from .result import DEADLOCK, CheckResult, Step, Trace
 
 __all__ = ["state_machine", "explore", "HypothesisOptions", "PropertyViolation", "DEFAULT_EXAMPLES",
-           "DEFAULT_STEPS"]
+           "DEFAULT_STEPS", "DEFAULT_WALKS"]
 
 DEFAULT_EXAMPLES = 200
 """Examples (runs from an initial state) per search, unless told otherwise."""
 DEFAULT_STEPS = 50
 """Steps per example at most, unless told otherwise."""
+DEFAULT_WALKS = 10_000
+"""Fast random walks after the examples, unless told otherwise, on a model small enough to compile (see
+:data:`COMPILED_INSTANCES`); none on a larger one, where a step costs milliseconds."""
+COMPILED_INSTANCES = 20_000
+"""Action instances at most for the compiled successor function (a step in microseconds); beyond, numpy guards."""
 
 ProgressFn = Callable[[Progress], None]
 
@@ -70,17 +80,23 @@ _MAX_SHRINKS = 100
 
 @dataclasses.dataclass(frozen=True)
 class HypothesisOptions:
-    """How many examples of how many steps, and the seed (None: derandomized, the same run every time)."""
+    """How many examples of how many steps, how many fast walks after them (None: :data:`DEFAULT_WALKS` where the
+    model compiles, else none), and the seed (None: derandomized, the same run every time)."""
 
     examples: int = DEFAULT_EXAMPLES
     steps: int = DEFAULT_STEPS
     seed: int | None = None
+    walks: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("examples", "steps"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 raise ConfigError(f"`{name}` of the Hypothesis engine must be a positive integer; got {v!r}.")
+        w = self.walks
+        if w is not None and (not isinstance(w, int) or isinstance(w, bool) or w < 0):
+            raise ConfigError(f"`walks` of the Hypothesis engine must be a non-negative integer (or None: the "
+                              f"default); got {w!r}.")
         if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)):
             raise ConfigError(f"`seed` of the Hypothesis engine must be an integer (or None: derandomized); "
                               f"got {self.seed!r}.")
@@ -446,6 +462,76 @@ class _Kernel:
         return True
 
 
+class _CompiledKernel(_Kernel):
+    """The same kernel for a model small enough to compile: every successor of the current state at once, by the
+    compiled successor function of the BFS engines (:mod:`kubecheck.pycompile`), one call per state."""
+
+    def __init__(self, ir: IR) -> None:
+        from .pycompile import compile_successors
+        super().__init__(ir)
+        self.cm = compile_successors(ir)
+        self.first = [0] * len(ir.actions)            # instance id of each action's first instance
+        for k in range(len(self.cm.instances) - 1, -1, -1):
+            self.first[self.cm.instances[k][0]] = k
+        self.flat = {inst: k - self.first[inst[0]] for k, inst in enumerate(self.cm.instances)}
+        self.action_index = {a.name: i for i, a in enumerate(ir.actions)}
+        self._succ: dict[int, dict[int, tuple[int, ...]]] | None = None
+        self._holds: dict[str, bool] = {}
+
+    def load(self, state: tuple[int, ...]) -> None:
+        self.state, self._succ, self._holds = state, None, {}
+
+    def take(self, post: tuple[int, ...], post_array: Any, changed: Any) -> None:
+        self.load(post)
+
+    def successors(self) -> dict[int, dict[int, tuple[int, ...]]]:
+        """action index -> {flat instance index: successor}, for every enabled instance of the current state."""
+        if self._succ is None:
+            assert self.state is not None
+            out: dict[int, dict[int, tuple[int, ...]]] = {}
+            for k, t in self.cm.generate(self.state):
+                ai = self.cm.instances[k][0]
+                out.setdefault(ai, {})[k - self.first[ai]] = t
+            self._succ = out
+        return self._succ
+
+    def enabled_instances(self, ai: int) -> np.ndarray:
+        return np.array(sorted(self.successors().get(ai, ())), dtype=np.int64)
+
+    def any_enabled(self, ai: int) -> bool:
+        return ai in self.successors()
+
+    def deadlocked(self) -> bool:
+        return not self.successors()
+
+    def values(self, ai: int, k: int) -> tuple[int, ...]:
+        return self.cm.instances[self.first[ai] + k][1]
+
+    def successor(self, a: Action, vals: tuple[int, ...]) -> tuple[tuple[int, ...], Any, Any]:
+        ai = self.action_index[a.name]
+        return self.successors()[ai][self.flat[(ai, vals)]], None, None
+
+    def holds(self, p: Property, which: int = 0) -> bool:
+        v = self._holds.get(p.name)
+        if v is None:
+            assert self.state is not None
+            v = self._holds[p.name] = self.cm.holds(p, self.state)
+        return v
+
+    def step_holds(self, p: Property, pre: tuple[int, ...], pre_array: Any, post: tuple[int, ...],
+                   post_array: Any, acting: str) -> bool:
+        return self.cm.holds(p, pre, post, acting=acting)
+
+    def satisfies_constraints(self, post: tuple[int, ...], post_array: Any) -> bool:
+        return all(self.ev.satisfies(c, post) for c in self.ir.constraints)
+
+
+def _kernel_for(ir: IR) -> _Kernel:
+    """The compiled kernel where the model has at most :data:`COMPILED_INSTANCES` action instances, else numpy."""
+    instances = sum(int(np.prod([p.type.size for p in a.params], dtype=np.int64)) for a in ir.actions)
+    return _CompiledKernel(ir) if instances <= COMPILED_INSTANCES else _Kernel(ir)
+
+
 # ---- what a run saw --------------------------------------------------------------------------------
 
 class _Record:
@@ -458,7 +544,8 @@ class _Record:
         self.seen: set[int] = set()
         self.total = 0
         self.depth = 0
-        self.examples = 0                     # runs (machines) started
+        self.examples = 0                     # Hypothesis's runs (machines) started
+        self.walks = 0                        # fast walks started
         self.goals: dict[str, int] = {}       # goal -> length of the shortest run that reached it
         self.deadline: float | None = None
         self.progress: ProgressFn | None = None
@@ -483,15 +570,20 @@ class _Record:
             raise _TimeUp
         if self.progress is not None and now - self.last_report >= 1.0:
             self.last_report = now
-            self.progress(Progress(len(self.seen), self.total, max(0, self.planned - self.examples), self.depth,
+            self.progress(Progress(len(self.seen), self.total, max(0, self.planned - self.examples - self.walks), self.depth,
                                    now - self.t0))
         return new
 
 
 # ---- the state machine ------------------------------------------------------------------------------
 
+Draw = Callable[[int, str], int]
+"""``draw(n, label)``: a choice among ``n`` (0 to n - 1), by Hypothesis in an example and by a seeded PRNG in a walk."""
+
+
 def state_machine(ir_or_model: Any, *, properties: Sequence[str] | None = None, check_deadlock: bool | None = None,
-                  _kernel: _Kernel | None = None, _record: _Record | None = None) -> type[RuleBasedStateMachine]:
+                  _kernel: _Kernel | None = None, _record: _Record | None = None,
+                  _hint: Trace | None = None) -> type[RuleBasedStateMachine]:
     """The model as a Hypothesis ``RuleBasedStateMachine``: one rule, ``step``, invariants after every step.
 
     ``ir_or_model`` is a model instance (``ClusterModel(nodes=50)``) or its IR. Each step
@@ -504,9 +596,13 @@ def state_machine(ir_or_model: Any, *, properties: Sequence[str] | None = None, 
 
         TestCluster = state_machine(ClusterModel(nodes=50, pod_slots=200)).TestCase
         TestCluster.settings = settings(max_examples=100, stateful_step_count=50, deadline=None)
+
+    With a ``_hint`` (a run that violates a property), the choices are ordered so that the
+    simplest one (0) steps to the state of the hint furthest along it: the simplest example
+    is the hint with every shortcut taken, and Hypothesis shrinks from there.
     """
     ir: IR = ir_or_model if isinstance(ir_or_model, IR) else ir_or_model.ir
-    kernel = _kernel if _kernel is not None else _Kernel(ir)
+    kernel = _kernel if _kernel is not None else _kernel_for(ir)
     record = _record if _record is not None else _Record(ir)
     if properties is None:
         chosen = [p for p in ir.properties if p.kind in ("always", "step")]
@@ -526,31 +622,40 @@ def state_machine(ir_or_model: Any, *, properties: Sequence[str] | None = None, 
                           "configuration: there is nothing to run.")
     invariants = [p for p in chosen if p.kind == "always"]
     step_props = [p for p in chosen if p.kind == "step"]
+    along = {} if _hint is None else {step.state: i for i, step in enumerate(_hint.steps)}
+    starts = initial if _hint is None else sorted(initial, key=lambda s: s != _hint.steps[0].state)
 
     class Machine(RuleBasedStateMachine):
         """Runs of the model (one example: an initial state and up to ``stateful_step_count`` steps)."""
 
-        def __init__(self) -> None:
+        def __init__(self, walk: bool = False) -> None:
             super().__init__()
             self.steps: list[Step] = []
             self.arrays: list[np.ndarray] = []
             self.checked = 0              # states whose invariants were checked
             self.visited: set[int] = set()    # hashes of the states of this run
-            record.examples += 1
+            self.known: set[int] | None = None    # states to pass over as well (a walk that seeks new states)
+            if walk:
+                record.walks += 1
+            else:
+                record.examples += 1
 
         @initialize(data=st.data())
         def start(self, data: Any) -> None:
-            k = data.draw(st.integers(0, len(initial) - 1), label="initial state") if len(initial) > 1 else 0
+            self.begin(_drawing(data))
+
+        def begin(self, draw: Draw) -> None:
+            """Start the run in an initial state, with the per-run choices of how it steps."""
+            k = draw(len(starts), "initial state")
             # Swarm testing, without Hypothesis's discards: each example leaves out some actions (a share drawn
             # per example, shrinking towards none), but only while another action is enabled.
-            self.patience = data.draw(st.integers(0, _PATIENCE), label="patience") if _PATIENCE else 0
+            self.patience = draw(_PATIENCE + 1, "patience") if _PATIENCE else 0
             self.off: frozenset[int] = frozenset()
             if _SWARM and len(ir.actions) > 1:
-                share = data.draw(st.integers(0, 255), label="swarm")
+                share = draw(256, "swarm")
                 if share:
-                    self.off = frozenset(ai for ai in range(len(ir.actions))
-                                         if data.draw(st.integers(0, 255), label="swarm") < share // 2)
-            state = initial[k]
+                    self.off = frozenset(ai for ai in range(len(ir.actions)) if draw(256, "swarm") < share // 2)
+            state = starts[k]
             kernel.load(state)
             self.steps.append(Step(None, (), state))
             self.arrays.append(kernel.array)
@@ -623,28 +728,34 @@ def state_machine(ir_or_model: Any, *, properties: Sequence[str] | None = None, 
             so that runs go deep instead of walking in circles; where every other is passed over, it is taken.
             Where no action is enabled (and deadlocks are not checked) the run stays where it is.
             """
-            if not self.steps:
-                return
+            if self.steps:
+                self.advance(_drawing(data))
+
+        def advance(self, draw: Draw) -> bool:
+            """Take one step (see :meth:`step`); whether one was taken."""
             enabled = [ai for ai in range(len(ir.actions)) if kernel.any_enabled(ai)]
             choices = [ai for ai in enabled if ai not in self.off] or enabled
             left: dict[int, list[int]] = {}           # action -> its instances not passed over yet
+            if along:
+                self._put_hint_first(choices, left)
             patience = self.patience
             fallback = None
             try:
                 while choices:
-                    i = data.draw(st.integers(0, len(choices) - 1), label="action") if len(choices) > 1 else 0
+                    i = draw(len(choices), "action")
                     ai = choices[i]
                     candidates = left.get(ai)
                     if candidates is None:
                         candidates = left[ai] = kernel.enabled_instances(ai).tolist()
-                    j = data.draw(st.integers(0, len(candidates) - 1), label=ir.actions[ai].name) \
-                        if len(candidates) > 1 else 0
+                    j = draw(len(candidates), ir.actions[ai].name)
                     vals = kernel.values(ai, candidates[j])
                     post, post_array, changed = kernel.successor(ir.actions[ai], vals)
                     leaves = bool(ir.constraints) and not kernel.satisfies_constraints(post, post_array)
-                    if not leaves and (not patience or hash(post) not in self.visited):
+                    h = hash(post)
+                    fresh = h not in self.visited and (self.known is None or h not in self.known)
+                    if not leaves and (patience <= 0 or fresh):
                         self._take(ai, vals, post, post_array, changed)
-                        return
+                        return True
                     if not leaves:
                         patience -= 1
                         if fallback is None:
@@ -654,16 +765,40 @@ def state_machine(ir_or_model: Any, *, properties: Sequence[str] | None = None, 
                         del choices[i]
                 if fallback is not None:
                     self._take(*fallback)
+                    return True
+                return False
             except ModelRuntimeError as err:
                 if err.trace is None:
                     err.trace = self.trace()
                 raise
+
+        def _put_hint_first(self, choices: list[int], left: dict[int, list[int]]) -> None:
+            """Order the choices so that the first is the step to the hint's state furthest along it."""
+            here = along.get(self.steps[-1].state, -1)
+            best = None
+            for ai in choices:
+                for k in kernel.enabled_instances(ai).tolist():
+                    post = kernel.successor(ir.actions[ai], kernel.values(ai, k))[0]
+                    at = along.get(post, -1)
+                    if at > here and (best is None or at > best[0]):
+                        best = (at, ai, k)
+            if best is not None:
+                _, ai, k = best
+                choices.remove(ai)
+                choices.insert(0, ai)
+                rest = [x for x in kernel.enabled_instances(ai).tolist() if x != k]
+                left[ai] = [k] + rest
 
         def __repr__(self) -> str:
             return f"{ir.model}({len(self.steps)} states)"
 
     Machine.__name__ = Machine.__qualname__ = _class_name(ir.model)
     return Machine
+
+
+def _drawing(data: Any) -> Draw:
+    """Hypothesis's draws as a :data:`Draw` (a choice among one is not drawn)."""
+    return lambda n, label: data.draw(st.integers(0, n - 1), label=label) if n > 1 else 0
 
 
 def _class_name(model: str) -> str:
@@ -673,17 +808,22 @@ def _class_name(model: str) -> str:
 # ---- the engine ----------------------------------------------------------------------------------
 
 def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = None, *,
-            examples: int = DEFAULT_EXAMPLES, steps: int = DEFAULT_STEPS, seed: int | None = None) -> CheckResult:
+            examples: int = DEFAULT_EXAMPLES, steps: int = DEFAULT_STEPS, seed: int | None = None,
+            walks: int | None = None) -> CheckResult:
     """Run the model with Hypothesis and report what it found.
 
-    A search runs ``examples`` examples of up to ``steps`` steps; a violation found is shrunk
-    and reported with its trace, and the search starts again without that property until
-    none is found (or ``options.first``). Verdicts: ``violated`` with a replayable trace;
-    ``holds`` for a ``sometimes`` goal some run reached; ``not_checked`` for temporal
-    properties; everything else ``unknown`` (random testing proves nothing). The same input
-    gives the same result unless ``seed`` is given, which picks other runs.
+    A search runs ``examples`` Hypothesis examples of up to ``steps`` steps, then, while
+    nothing is found, up to ``walks`` fast random walks (the same steps, drawn by a seeded
+    PRNG: Hypothesis's bookkeeping costs about 10 ms an example, a walk of a small model a
+    fraction of that, and a deep bug may need thousands of runs). A violation is shrunk by
+    Hypothesis (one a walk found, from the walk: see :func:`state_machine`'s hint) and
+    reported with its trace; the search starts again without that property until none is
+    found (or ``options.first``). Verdicts: ``violated`` with a replayable trace; ``holds``
+    for a ``sometimes`` goal some run reached; ``not_checked`` for temporal properties;
+    everything else ``unknown`` (random testing proves nothing). The same input gives the
+    same result unless ``seed`` is given, which picks other runs.
     """
-    HypothesisOptions(examples, steps, seed)        # validates
+    HypothesisOptions(examples, steps, seed, walks)        # validates
     if options.symmetry or options.liveness or options.device is not None:
         flag = "--symmetry" if options.symmetry else "--liveness" if options.liveness else "--device"
         raise ConfigError(f"{flag} is not supported by the Hypothesis engine; use --engine explicit, vector or auto.")
@@ -694,21 +834,26 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
         if p.name in results and results[p.name].verdict == "not_checked":
             results[p.name].note = "temporal: random testing does not decide it; use a BFS engine with --liveness"
             warnings.append(f"property `{p.name}` ({p.kind}) is temporal; the Hypothesis engine does not check it.")
-    kernel = _Kernel(ir)
+    kernel = _kernel_for(ir)
+    if walks is None:
+        walks = DEFAULT_WALKS if isinstance(kernel, _CompiledKernel) else 0
     record = _Record(ir)
     record.progress = progress
-    record.planned = examples
+    record.planned = examples + walks
     if options.time_limit is not None:
         record.deadline = record.t0 + options.time_limit
     open_names = [p.name for p in plan.invariants + plan.steps] + ([DEADLOCK] if plan.check_deadlock else [])
     stopped = "examples"
     searches = 0
+    rng = random.Random(0 if seed is None else seed)
     try:
         while open_names:
             searches += 1
-            record.planned = examples * searches
-            found = _search(ir, kernel, record, open_names, plan.check_deadlock and DEADLOCK in open_names,
-                            examples, steps, seed)
+            record.planned = examples * searches + walks
+            deadlock = plan.check_deadlock and DEADLOCK in open_names
+            found = _search(ir, kernel, record, open_names, deadlock, examples, steps, seed)
+            if found is None and record.walks < walks:
+                found = _walks(ir, kernel, record, open_names, deadlock, walks, steps, seed, rng)
             if found is None:
                 break
             name, trace = found
@@ -736,21 +881,56 @@ def explore(ir: IR, options: Options = Options(), progress: ProgressFn | None = 
         if p.name in record.goals:
             results[p.name].verdict = "holds"
             results[p.name].note = f"witness: {record.goals[p.name]} steps"
-    runs = f"{record.examples:,} runs of up to {steps} steps"
+    runs = f"{record.examples:,} examples and {record.walks:,} walks of up to {steps} steps"
     for r in results.values():
         if r.verdict == "unknown":
             r.note = (f"not reached in {runs}" if r.kind == "sometimes" else f"not violated in {runs}")
     plan.close(False, coverage)
-    extra = {"examples": record.examples, "steps": steps, "seed": seed, "searches": searches}
+    extra = {"examples": record.examples, "walks": record.walks, "steps": steps, "seed": seed, "searches": searches}
     return CheckResult(ir.model, dict(ir.config), "hypothesis", stopped, len(record.seen), record.total,
                        record.depth, seconds, coverage, results, warnings, extra)
 
 
-def _search(ir: IR, kernel: _Kernel, record: _Record, names: list[str], deadlock: bool, examples: int, steps: int,
-            seed: int | None) -> tuple[str, Trace] | None:
-    """One Hypothesis search for a violation of ``names``: the property violated, and its shrunk trace."""
+def _walks(ir: IR, kernel: _Kernel, record: _Record, names: list[str], deadlock: bool, walks: int, steps: int,
+           seed: int | None, rng: random.Random) -> tuple[str, Trace] | None:
+    """Fast random walks until ``record`` counts ``walks`` of them, or one violates a property of ``names``: then
+    that property, and the walk as Hypothesis shrinks it (the walk, cycles cut, where Hypothesis cannot).
+
+    A walk is a run of the state machine outside Hypothesis, its choices drawn by ``rng``: the same swarm,
+    patience and steps as an example. Every other walk also passes over states any run has reached (as its
+    patience allows), which sends it past the part of the state space the runs so far have covered.
+    """
     machine = state_machine(ir, properties=[n for n in names if n != DEADLOCK], check_deadlock=deadlock,
                             _kernel=kernel, _record=record)
+
+    def draw(n: int, label: str) -> int:
+        return rng.randrange(n) if n > 1 else 0
+
+    while record.walks < walks:
+        run = machine(walk=True)
+        try:
+            run.begin(draw)
+            if record.walks % 2 == 0:
+                run.known = record.seen
+            run.check_properties()
+            for _ in range(steps):
+                if not run.advance(draw):
+                    break
+                run.check_properties()
+        except PropertyViolation as v:
+            shrunk = _search(ir, kernel, record, [v.property], v.property == DEADLOCK, 1, len(v.trace.steps),
+                             seed, hint=v.trace)
+            if shrunk is not None and shrunk[0] == v.property:
+                return shrunk
+            return v.property, _drop_steps(ir, kernel, _without_cycles(v.trace))
+    return None
+
+
+def _search(ir: IR, kernel: _Kernel, record: _Record, names: list[str], deadlock: bool, examples: int, steps: int,
+            seed: int | None, hint: Trace | None = None) -> tuple[str, Trace] | None:
+    """One Hypothesis search for a violation of ``names``: the property violated, and its shrunk trace."""
+    machine = state_machine(ir, properties=[n for n in names if n != DEADLOCK], check_deadlock=deadlock,
+                            _kernel=kernel, _record=record, _hint=hint)
     test = get_state_machine_test(machine, settings=settings(
         # Hypothesis counts the rule that picks the initial state as a step.
         max_examples=examples, stateful_step_count=steps + 1, derandomize=seed is None, database=None, deadline=None,
@@ -770,13 +950,76 @@ def _search(ir: IR, kernel: _Kernel, record: _Record, names: list[str], deadlock
     try:
         test()
     except PropertyViolation as v:
-        return v.property, _without_cycles(v.trace)
+        return v.property, _drop_steps(ir, kernel, _without_cycles(v.trace))
     except ModelRuntimeError:
         raise
     finally:
         if isinstance(engine, int):
             hypothesis_engine.MAX_SHRINKS = engine
     return None
+
+
+_DROP_BUDGET = 50_000
+"""Steps replayed at most while dropping the steps a counterexample can do without (a count: the same everywhere)."""
+
+
+def _drop_steps(ir: IR, kernel: _Kernel, trace: Trace, budget: int = _DROP_BUDGET) -> Trace:
+    """The trace less every step it can do without: delta debugging (Zeller and Hildebrandt, "Simplifying and
+    isolating failure-inducing input", 2002) one step at a time, on the actions rather than on Hypothesis's choices.
+
+    Hypothesis shrinks the choices a run made, and a choice means "the third enabled action", not an action: it
+    cannot leave out a step that does not matter (a token created on the way) when the steps after it are then
+    other choices. Here each step but the first state is tried without, from the last to the first: the other
+    actions, with their parameters, replay from the same initial state (every one still enabled, within the state
+    constraints) and the same property is violated, at the end or earlier (the trace then ends there). Repeated
+    until no step can go, or ``budget`` replayed steps.
+    """
+    name = trace.violation
+    prop = next((p for p in ir.properties if p.name == name), None)
+    if prop is None and name != DEADLOCK:
+        return trace
+    ev = kernel.ev
+    actions = {a.name: a for a in ir.actions}
+    component = {a.name: a.component for a in ir.actions}
+    spent = 0
+
+    def violated(pre: tuple[int, ...], step: Step) -> bool:
+        if name == DEADLOCK:
+            return not any(ev.successor(a, step.state, vals) is not None for _, a, vals in ev.instances())
+        if prop.kind == "step":
+            return step.action is not None and not ev.holds(prop, pre, step.state, acting=component[step.action])
+        return not ev.holds(prop, step.state)
+
+    def replay(steps: list[Step]) -> list[Step] | None:
+        nonlocal spent
+        out = [steps[0]]
+        if violated(steps[0].state, steps[0]):
+            return out
+        for step in steps[1:]:
+            spent += 1
+            assert step.action is not None
+            post = ev.successor(actions[step.action], out[-1].state, tuple(v for _, v in step.params))
+            if post is None or (ir.constraints and not all(ev.satisfies(c, post) for c in ir.constraints)):
+                return None
+            out.append(Step(step.action, step.params, post))
+            if violated(out[-2].state, out[-1]):
+                return out
+        return None
+
+    steps = list(trace.steps)
+    changed = True
+    while changed and spent < budget:
+        changed = False
+        # One step at a time, then two (a step that only a later one undoes, or needs, goes with it).
+        for i, j in itertools.chain(((i, i) for i in range(len(steps) - 1, 0, -1)),
+                                    ((i, j) for i in range(len(steps) - 1, 0, -1) for j in range(i - 1, 0, -1))):
+            if spent >= budget:
+                break
+            shorter = replay(steps[:j] + steps[j + 1:i] + steps[i + 1:]) if i < len(steps) else None
+            if shorter is not None:
+                steps, changed = shorter, True
+                break
+    return trace if len(steps) == len(trace.steps) else dataclasses.replace(trace, steps=tuple(steps))
 
 
 def _without_cycles(trace: Trace) -> Trace:
