@@ -57,6 +57,14 @@ SECONDS = {
     "SchedulerIgnoresTaints": 1.6, "SchedulerIgnoresNodeAffinity": 1.5, "SchedulerIgnoresResources": 7.5,
     "SchedulerWithoutAssumeCache": 8.6, "SchedulerIgnoresAntiAffinity": 9.6, "KubeletWithoutAdmission": 38.6,
     "KubeletForgetsRefusals": 3.2, "KubeletRemovesWithoutStopping-pods_run_where_bound": 44.6,
+    "ControllerMarksFreshNodes": 0.2, "ApiServerSkipsValidation": 0.2, "ControllerEvictsFromUntaintedNodes": 0.4,
+    "ControllersWithoutLeaderElection": 1.4, "KubeletRunsOnCrashedNodes": 0.7, "NoResourceVersionCheck": 0.2,
+    "ImpatientCandidate": 0.2, "ApiServerIgnoresResourceVersion": 0.9, "ControllerUntaintsNotReadyNodes": 1.0,
+    "SchedulerBindsToNotReadyNodes": 1.6, "LeaseExpiresUnderItsLeader": 0.4, "LateAnswerKept": 0.3,
+    # Not measured yet: KubeletRemovesWithoutStopping-pod_runs_on_one_node (14 steps),
+    # ApiServerForceDeletesEvictedPods (12), HealthyLeaseExpires (20), ReplicaSetSyncIgnoresExpectations (20); and
+    # SchedulerWritesTheStore / ControllerWritesTheStore, whose single_writer_etcd the ownership check decides
+    # `violated` before BMC searches, so that BMC reports no trace for it yet (BFS still finds one).
 }
 
 
@@ -76,7 +84,7 @@ BROKEN = (
 @pytest.mark.parametrize("variant, config, prop, length", BROKEN)
 def test_bmc_finds_a_counterexample_as_short_as_bfs(variant, config, prop, length):
     ir = variant(**config).ir
-    one_short = bmc(ir, length - 1, [prop], spec_errors=False) if length <= 6 else None
+    one_short = bmc(ir, length - 1, [prop], spec_errors=False) if 1 < length <= 6 else None
     if one_short is not None:     # nothing shorter (checked where it is cheap)
         assert (one_short.properties[prop].verdict, one_short.extra["bound"]) == ("unknown", length - 1)
     r = bmc(ir, length, [prop], spec_errors=False)
