@@ -467,8 +467,12 @@ class _CompiledKernel(_Kernel):
     compiled successor function of the BFS engines (:mod:`kubecheck.pycompile`), one call per state."""
 
     def __init__(self, ir: IR) -> None:
+        # Not the numpy kernel's __init__: its vectorized guards are not needed here.
         from .pycompile import compile_successors
-        super().__init__(ir)
+        self.ir = ir
+        self.ev = Evaluator(ir)
+        self.state: tuple[int, ...] | None = None
+        self.array = None
         self.cm = compile_successors(ir)
         self.first = [0] * len(ir.actions)            # instance id of each action's first instance
         for k in range(len(self.cm.instances) - 1, -1, -1):
