@@ -264,16 +264,24 @@ def bmc(ir: IR, depth: int, properties: Sequence[str] | None = None, *, time_lim
     _positive_depth("the BMC depth", depth)
     names = _select(ir, properties)
     results = _open_results(ir, names)
+    # A frame property the ownership check found violated stays open for the search, which looks for a trace
+    # that reaches the offending write (as BFS does); it is violated whether or not one is found.
+    owned = {n for n, r in results.items() if r.verdict == "violated"}
+    for n in owned:
+        results[n].verdict = "unknown"
     clock = _Clock(time_limit)
     reached = [-1]     # the depth every path has been checked to, kept if a limit or Ctrl-C stops the run
     stopped = "max_depth"
     try:
         _bmc_run(ir, depth, names, results, clock, reached, spec_errors)
-        stopped = "complete" if all(r.verdict != "unknown" for r in results.values()) else "max_depth"
     except _Stop as stop:
         stopped = stop.reason
     except KeyboardInterrupt:
         stopped = "interrupted"
+    else:
+        stopped = "complete" if all(r.verdict != "unknown" for r in results.values()) else "max_depth"
+    for n in owned:
+        results[n].verdict = "violated"
     bound = reached[0]
     _close_unknown(results, bound)
     return _result(ir, results, stopped, max(bound, 0), clock.elapsed())

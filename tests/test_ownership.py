@@ -189,4 +189,6 @@ def test_prove_reports_the_same_static_verdicts(capsys):
     assert (code, data["properties"]["single_writer_etcd"]) == (0, {"verdict": "proved", "counterexample": None})
     code = main(["prove", f"{__file__}:WritingClientModel", "--property", "single_writer", "--depth", "1", "--json"])
     data = json.loads(capsys.readouterr().out)
-    assert (code, data["properties"]["single_writer"]["verdict"]) == (1, "violated")
+    # Violated by the ownership check, and BMC still finds the trace that reaches the write.
+    assert (code, data["properties"]["single_writer"]) == (1, {"verdict": "violated",
+                                                                "counterexample": {"length": 1, "itf": None}})
