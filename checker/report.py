@@ -266,6 +266,10 @@ def summary_table(result: CheckResult, source: str = "") -> Table:
         if stopped:
             rows = [(k, Text(stopped, style=stop_style) if k == "stopped" else v) for k, v in rows]
         rows.append(("bound", Text(f"every path of up to {_steps(bound)} from an initial state")))
+        if "canonical" in result.extra:
+            n = len(result.extra["canonical"])
+            rows.append(("canonical", Text(f"proofs assume zeroed queue slots and {n} default{'s' if n != 1 else ''} "
+                                           "of absent objects, each proved for every reachable state")))
         rows.append(("time", Text(f"{result.seconds:.2f} s")))
     if result.extra.get("bytes_per_state"):
         rows.append(("memory", Text(f"{result.extra['bytes_per_state']:,.0f} bytes per state (visited set and "

@@ -32,10 +32,12 @@ up to its depth; a proof does not look for one. Deadlock freedom is checked by B
 where no action instance is enabled), never proved. Temporal properties are
 ``not_checked``: they need the explicit engines' ``--liveness``.
 
-The type invariant of a proof's arbitrary states is what the IR knows: every position within
-its type, and every queue slot past its queue's length at its default. The IR does not
-record which record fields an absent object keeps at their defaults (an ``ABSENT`` pod's
-node is ``NONE``), so a CTI may start from such a state; a lemma that says so rules it out.
+The type invariant of a proof's arbitrary states is every position within its type, in
+canonical form: every queue slot past its queue's length at its default, and every field of
+an absent object at its default (an ``ABSENT`` pod's node is ``NONE``). The IR does not say
+which variable marks an object absent, so :func:`kubecheck.canonical.absent_defaults` finds
+those facts and proves them for every reachable state (Houdini) before a proof assumes them;
+no CTI starts from a half-deleted object. ``extra["canonical"]`` lists the facts assumed.
 
 For example::
 
@@ -56,18 +58,17 @@ from typing import Any, Sequence
 
 import z3
 
+from .canonical import absent_defaults
 from .errors import ConfigError, ModelRuntimeError
 from .ir import IR, TEMPORAL_KINDS, Property
 from .ownership import check_ownership
 from .result import DEADLOCK, CheckResult, PropertyResult, Step, Trace
-from .z3encode import ActionRelation, Encoder, decode_state, fresh_state
+from .z3encode import ActionRelation, Encoder, decode_state, fresh_state, seeded_context, seeded_solver
 
 __all__ = ["bmc", "k_induction", "action_proofs", "prove", "ALL", "CTI_NOTE"]
 
 CTI_NOTE = "counterexample to induction: its states satisfy the type invariant but need not be reachable"
 """What every counterexample to induction is (the report and the JSON say so)."""
-
-_SEED = 0
 
 
 class _Stop(Exception):
@@ -101,20 +102,6 @@ class _Clock:
             raise _Stop("time_limit") if self.limit is not None and self.elapsed() >= self.limit else \
                 RuntimeError(f"Z3 gave up: {reason}")
         return answer
-
-
-def _context() -> z3.Context:
-    """A Z3 context of its own for one run: terms, their ids and the solvers' state start afresh, so a run's
-    answers (a CTI, a counterexample) do not depend on what ran before it in the same process."""
-    z3.set_param("smt.random_seed", _SEED)
-    z3.set_param("sat.random_seed", _SEED)
-    return z3.Context()
-
-
-def _solver(ctx: z3.Context) -> z3.Solver:
-    s = z3.Solver(ctx=ctx)
-    s.set("random_seed", _SEED)
-    return s
 
 
 def _ask(clock: _Clock, solver: z3.Solver, formula: Any) -> z3.ModelRef | None:
@@ -319,9 +306,9 @@ def _bmc_run(ir: IR, depth: int, names: list[str], results: dict[str, PropertyRe
     At each depth one question covers everything still open (a violated invariant or step property, a goal
     reached, a deadlock, a spec error); a model answers some of them, and the question is asked again for the
     rest until the solver finds none: one solver call per depth while nothing is found."""
-    enc = Encoder(ir, _context())
+    enc = Encoder(ir, seeded_context())
     zctx = enc.ctx
-    solver = _solver(zctx)
+    solver = seeded_solver(zctx)
     path = _Path(ir, enc, solver, "s")
     props = {n: ir.property(n) for n in names if n != DEADLOCK}
     invariants = [p for p in props.values() if p.kind == "always"]
@@ -543,10 +530,10 @@ def k_induction(ir: IR, k: int, property: str, *, lemmas: Sequence[str] | str = 
     clock = _Clock(time_limit)
     results = {q.name: PropertyResult(q.name, q.kind, "unknown") for q in joint}
     r = results[p.name]
-    enc = Encoder(ir, _context())
+    enc = Encoder(ir, seeded_context(), absent_defaults(ir) if canonical else ())
     ctx = enc.ctx
-    base = _Path(ir, enc, _solver(ctx), "s")
-    step = _Path(ir, enc, _solver(ctx), "u", forward=False)
+    base = _Path(ir, enc, seeded_solver(ctx), "s")
+    step = _Path(ir, enc, seeded_solver(ctx), "u", forward=False)
     stopped, bound, cti = "max_depth", 0, None
     how = ""
     try:
@@ -598,10 +585,10 @@ def k_induction(ir: IR, k: int, property: str, *, lemmas: Sequence[str] | str = 
         stopped = stop.reason
     except KeyboardInterrupt:
         stopped = "interrupted"
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"canonical": [str(f) for f in enc.facts]}
     if r.verdict == "unknown":
         r.note = f"unknown{how}" if how else (f"unknown: not {bound}-inductive{_with_lemmas(lems)}; no violation "
-                                              f"up to depth {max(bound - 1, 0)}")
+                                              f"up to depth {max(bound - 1, base_checked, 0)}")
         if cti is not None and not how:
             extra["cti"] = {p.name: [cti]}
     for q in lems:
@@ -634,7 +621,7 @@ def action_proofs(ir: IR, invariant: str, lemmas: Sequence[str] | str = (), *, c
     lems = _lemmas(ir, p.name, lemmas, "a per-action proof")
     joint = [p] + lems
     clock = _Clock(time_limit)
-    enc = Encoder(ir, _context())
+    enc = Encoder(ir, seeded_context(), absent_defaults(ir) if canonical else ())
     ctx = enc.ctx
     results = {q.name: PropertyResult(q.name, q.kind, "unknown") for q in joint}
     r = results[p.name]
@@ -643,7 +630,7 @@ def action_proofs(ir: IR, invariant: str, lemmas: Sequence[str] | str = (), *, c
     stopped = "complete"
     given = _with_lemmas(lems)
     try:
-        init = _Path(ir, enc, _solver(ctx), "s")
+        init = _Path(ir, enc, seeded_solver(ctx), "s")
         s0 = init.new_state()
         init.solver.add(enc.initial(s0), enc.constraints(s0))
         model = _ask(clock, init.solver, z3.Not(_holds_all(enc, joint, s0)))
@@ -653,7 +640,7 @@ def action_proofs(ir: IR, invariant: str, lemmas: Sequence[str] | str = (), *, c
             if r.verdict != "violated":
                 r.note = "unknown: an initial state violates a lemma"
         else:
-            solver = _solver(ctx)
+            solver = seeded_solver(ctx)
             pre, post = fresh_state(ir, "pre", ctx), fresh_state(ir, "post", ctx)
             solver.add(enc.type_invariant(pre, canonical), enc.constraints(pre), enc.constraints(post),
                        _holds_all(enc, joint, pre), z3.Not(_holds_all(enc, joint, post)))
@@ -690,7 +677,7 @@ def action_proofs(ir: IR, invariant: str, lemmas: Sequence[str] | str = (), *, c
     for q in lems:
         if results[q.name].verdict == "unknown":
             results[q.name].note = f"unknown: a lemma of {p.name}, not proved with it"
-    extra: dict[str, Any] = {"actions": {p.name: verdicts}}
+    extra: dict[str, Any] = {"actions": {p.name: verdicts}, "canonical": [str(f) for f in enc.facts]}
     if ctis:
         extra["cti"] = {p.name: ctis}
     if lems:
@@ -759,11 +746,12 @@ def prove(ir: IR, depth: int, properties: Sequence[str] | None = None, *, induct
         if s.verdict in ("proved", "violated"):
             out.properties[n] = s
         elif s.note:
-            r.note = f"{s.note}; no violation up to depth {out.extra['bound']}"
+            r.note = s.note if not per_action else f"{s.note}; no violation up to depth {out.extra['bound']}"
         for m, sm in sub.properties.items():     # the lemmas proved with it
             if m != n and sm.verdict == "proved" and out.properties[m].verdict == "unknown":
                 out.properties[m] = sm
         ctis.update(sub.extra.get("cti", {}))
+        out.extra["canonical"] = sub.extra["canonical"]
         extra_lemmas.update(sub.extra.get("lemmas", {}))
         if sub.stopped_by in ("time_limit", "interrupted"):
             stopped = sub.stopped_by

@@ -44,7 +44,7 @@ from .ir import IR, Action, Property
 from .types import ArrayType, BoolType, Leaf, QueueType, RecordType, ScalarType, Type, flatten
 
 __all__ = ["Encoded", "ActionRelation", "Encoder", "SymbolicState", "fresh_state", "encode", "action_relation",
-           "decode_state"]
+           "decode_state", "seeded_context", "seeded_solver"]
 
 SymbolicState = tuple  # one Z3 constant per state position
 Term = Any             # a Python int/bool (folded) or a Z3 expression
@@ -80,6 +80,24 @@ class ActionRelation:
     relation: Term
     error: Term
     writes: dict[int, Term]
+
+
+_SEED = 0
+
+
+def seeded_context() -> z3.Context:
+    """A Z3 context of its own for one run: terms, their ids and the solvers' state start afresh, so a run's
+    answers (a CTI, a counterexample) do not depend on what ran before it in the same process."""
+    z3.set_param("smt.random_seed", _SEED)
+    z3.set_param("sat.random_seed", _SEED)
+    return z3.Context()
+
+
+def seeded_solver(ctx: z3.Context) -> z3.Solver:
+    """A solver in ``ctx`` with a fixed random seed (same question, same model)."""
+    s = z3.Solver(ctx=ctx)
+    s.set("random_seed", _SEED)
+    return s
 
 
 def fresh_state(ir: IR, name: str, ctx: z3.Context | None = None) -> SymbolicState:
@@ -358,9 +376,10 @@ class Encoder:
     (``fresh_state(ir, name, enc.ctx)``). A run with its own context gets the same answers whatever
     ran before it in the process."""
 
-    def __init__(self, ir: IR, ctx: z3.Context | None = None) -> None:
+    def __init__(self, ir: IR, ctx: z3.Context | None = None, facts: Sequence[Any] = ()) -> None:
         self.ir = ir
         self.ctx = ctx if ctx is not None else z3.main_ctx()
+        self.facts = tuple(facts)   # proved canonical facts (kubecheck.canonical) the type invariant includes
         self.leaves = {lf.name: lf for lf in ir.leaves}
         self._levels: dict[int, tuple[int, ...]] = {}
         self._queues = _queue_layout(ir)
@@ -468,10 +487,9 @@ class Encoder:
 
     def type_invariant(self, state: SymbolicState, canonical: bool = True) -> Term:
         """Every position within its scalar type; with ``canonical``, also every queue slot at or past its
-        queue's length holds the element type's default, as the lowering of queues keeps it.
-
-        Only this much canonical form is known from the IR: it does not say which record fields an absent
-        object keeps at their defaults (see the module :mod:`kubecheck.symbolic`)."""
+        queue's length holds the element type's default, as the lowering of queues keeps it, and every fact
+        the encoder was given holds (the defaults of absent objects that :func:`kubecheck.canonical.absent_defaults`
+        proved for every reachable state)."""
         parts = []
         for lf in self.ir.leaves:
             if isinstance(lf.elem, BoolType):
@@ -487,6 +505,7 @@ class Encoder:
                             lf = self.leaves[name]
                             default = _scalar_const(lf.elem.default(), lf.elem)
                             parts.append(z3.Implies(n <= slot, _eq(state[lf.position(outer + (slot,))], default)))
+            parts += [f.holds(state) for f in self.facts]
         return _and(*parts)
 
 
