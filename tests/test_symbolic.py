@@ -18,6 +18,7 @@ import z3
 from kubecheck import (ConfigError, Int, Model, ModelRuntimeError, Queue, Var, action, always, require,
                        sum_of)
 from kubecheck.cli import main
+from kubecheck.canonical import absent_defaults
 from kubecheck.replay import replay
 from kubecheck.spec.examples.water_jugs import WaterJugs
 from kubecheck.spec.replicaset_anchor import ReplicaSetAnchor
@@ -146,7 +147,7 @@ def test_node_consistency_of_the_anchor_is_proved():
     p = r.properties["node_consistency"]
     assert (p.verdict, p.note, r.stopped_by, r.extra["bound"]) == ("proved", "1-inductive", "complete", 1)
     # Not true by construction: a type-correct state violates it.
-    enc = Encoder(ir)
+    enc = Encoder(ir, facts=absent_defaults(ir))     # the type invariant the proofs assume
     st = fresh_state(ir, "s")
     x = enc.holds(ir.property("node_consistency"), st)
     solver = z3.Solver()
@@ -307,7 +308,7 @@ LEMMAS = ["leader_holds_lease", "lease_handshake_consistent"]
 
 
 def _type_correct_violation(ir, prop):
-    enc = Encoder(ir)
+    enc = Encoder(ir, facts=absent_defaults(ir))     # the type invariant the proofs assume
     st = fresh_state(ir, "s")
     solver = z3.Solver()
     solver.add(enc.type_invariant(st), z3.Not(enc.holds(ir.property(prop), st).value))
@@ -418,7 +419,7 @@ def test_scheduling_resource_invariants_are_proved(prop):
     ir = SchedulingModel().ir
     r = k_induction(ir, 2, prop)
     assert (r.properties[prop].verdict, r.properties[prop].note) == ("proved", "1-inductive")
-    enc = Encoder(ir)
+    enc = Encoder(ir, facts=absent_defaults(ir))     # the type invariant the proofs assume
     st = fresh_state(ir, "s")
     solver = z3.Solver()
     solver.add(enc.type_invariant(st), z3.Not(enc.holds(ir.property(prop), st).value))
