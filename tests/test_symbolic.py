@@ -18,8 +18,12 @@ import z3
 from kubecheck import (ConfigError, Int, Model, ModelRuntimeError, Queue, Var, action, always, require,
                        sum_of)
 from kubecheck.cli import main
+from kubecheck.explicit import Options, explore
 from kubecheck.canonical import absent_defaults
 from kubecheck.replay import replay
+from kubecheck.spec.controllers.replicaset import ReplicaSetModel
+from kubecheck.spec.deployment_model import DeploymentModel
+from kubecheck.spec.endpoints_model import EndpointsModel
 from kubecheck.spec.examples.water_jugs import WaterJugs
 from kubecheck.spec.replicaset_anchor import ReplicaSetAnchor
 from kubecheck.symbolic import action_proofs, bmc, k_induction
@@ -27,9 +31,12 @@ from kubecheck.z3encode import Encoder, fresh_state
 
 sys.path.insert(0, str(Path(__file__).parent))
 import test_spec_cluster as cluster  # noqa: E402
+import test_spec_deployment as deployment  # noqa: E402
+import test_spec_endpoints as endpoints  # noqa: E402
 import test_spec_leader as leader  # noqa: E402
 import test_spec_namespace as namespace  # noqa: E402
 import test_spec_node as node  # noqa: E402
+import test_spec_replicaset as replicaset  # noqa: E402
 import test_spec_scheduler as scheduler  # noqa: E402
 from test_spec_errors import UnguardedRead  # noqa: E402
 
@@ -44,16 +51,17 @@ LONG = pytest.mark.skipif(not os.environ.get("KUBECHECK_LONG"),
 
 def _case(variant, config, prop, length, seconds=None):
     """One broken model: BMC to the BFS length must find a counterexample of that length. ``seconds``: what it
-    took when measured (a case slower than 15 s is marked slow; one slower than 30 s, or not measured, runs only
-    with KUBECHECK_LONG=1, so that CI keeps to its budget)."""
+    took when measured (a case slower than 15 s is marked slow; one slower than 60 s, or not measured, runs only
+    with KUBECHECK_LONG=1, so that CI keeps to its budget; bench/bmc_runs.py records them all in
+    docs/performance.md)."""
     marks = [] if seconds is not None and seconds <= 15 else [pytest.mark.slow]
-    if seconds is None or seconds > 30:
+    if seconds is None or seconds > 60:
         marks.append(LONG)
-    return pytest.param(variant, config, prop, length, marks=marks,
-                        id=f"{variant.__name__}-{prop}")
+    config_id = "".join(f"-{k}={v}" for k, v in config.items())
+    return pytest.param(variant, config, prop, length, marks=marks, id=f"{variant.__name__}-{prop}{config_id}")
 
 
-# Measured BMC seconds (2 cores), by (variant, property); None: not measured, so run only with the slow tests.
+# Measured BMC seconds (2 cores), by (variant, property), or by variant where it breaks one property here.
 SECONDS = {
     "SchedulerIgnoresTaints": 1.6, "SchedulerIgnoresNodeAffinity": 1.5, "SchedulerIgnoresResources": 7.5,
     "SchedulerWithoutAssumeCache": 8.6, "SchedulerIgnoresAntiAffinity": 9.6, "KubeletWithoutAdmission": 38.6,
@@ -64,8 +72,14 @@ SECONDS = {
     "SchedulerBindsToNotReadyNodes": 1.6, "LeaseExpiresUnderItsLeader": 0.4, "LateAnswerKept": 0.3,
     # single_writer_etcd, which the ownership check finds violated before BMC searches for the trace to the write:
     "SchedulerWritesTheStore": 0.4, "ControllerWritesTheStore": 0.4,
-    # Not measured yet: KubeletRemovesWithoutStopping-pod_runs_on_one_node (14 steps),
-    # ApiServerForceDeletesEvictedPods (12), HealthyLeaseExpires (20), ReplicaSetSyncIgnoresExpectations (20).
+    "WithoutExpectations": 1.4, "TokenOnlyWithAccount": 10.5, "RemovesWithFinalizer-finalized_namespace_is_empty": 3.9,
+    "AdmitsIntoTerminating-finalized_namespace_is_empty": 0.7, "FinalizesOnCache-finalized_namespace_is_empty": 0.7,
+    "ReplicaSetModel": 2.2, "IgnoresMaxSurge": 7.3, "IgnoresMaxUnavailable": 86.5,
+    "RemovesWithFinalizer-active_namespace_keeps_finalizer": 2.3,
+    "RemovesWithFinalizer-namespace_not_gone_while_contents_remain": 2.0,
+    "AdmitsIntoTerminating-namespace_not_gone_while_contents_remain": 1.4,
+    "FinalizesOnCache-namespace_not_gone_while_contents_remain": 1.4, "WithoutStalenessCheck": 0.4,
+    "EndpointsModel": 0.4, "QueuesOnlyNewlyReadyPods": 0.3,
 }
 
 
@@ -73,11 +87,32 @@ def _seconds(variant, prop):
     return SECONDS.get(f"{variant.__name__}-{prop}", SECONDS.get(variant.__name__))
 
 
+# (model class, configuration, property, BFS's shortest length) beyond the spec tests' pinned traces.
+MEASURED = [
+    (replicaset.WithoutExpectations, {}, "replicas_within_bounds", 13),
+    (ReplicaSetModel, {"expectation_timeouts": 1}, "replicas_within_bounds", 14),
+    (deployment.IgnoresMaxSurge, deployment.NO_SCALE, "scale_ups_within_surge_as_seen", 13),
+    (deployment.IgnoresMaxUnavailable, deployment.NO_SCALE, "scale_downs_keep_availability_as_seen", 18),
+    (DeploymentModel, {}, "availability_kept", 24),
+    (namespace.RemovesWithFinalizer, {}, "finalized_namespace_is_empty", 14),
+    (namespace.RemovesWithFinalizer, {}, namespace.NOT_GONE, 7),
+    (namespace.RemovesWithFinalizer, {}, "active_namespace_keeps_finalizer", 10),
+    (namespace.AdmitsIntoTerminating, {}, "finalized_namespace_is_empty", 9),
+    (namespace.AdmitsIntoTerminating, {}, namespace.NOT_GONE, 10),
+    (namespace.FinalizesOnCache, {}, "finalized_namespace_is_empty", 9),
+    (namespace.FinalizesOnCache, {}, namespace.NOT_GONE, 10),
+    (namespace.TokenOnlyWithAccount, {}, "active_token_only_with_account", 18),
+    (endpoints.QueuesOnlyNewlyReadyPods, {}, endpoints.CAUGHT_UP, 9),
+    (endpoints.WithoutStalenessCheck, {}, endpoints.CAUGHT_UP, 10),
+    (EndpointsModel, {}, "traffic_reaches_only_ready_pods", 10),
+]
+
 BROKEN = (
     [_case(v, c, p, len(t), _seconds(v, p)) for v, c, p, t in scheduler.VARIANTS]
     + [_case(v, c, p, len(t), _seconds(v, p)) for v, c, p, t in node.VARIANTS]
     + [_case(v, c, p, len(t), _seconds(v, p)) for v, c, p, t in cluster.VARIANTS]
     + [_case(v, {}, "one_leader", len(t), _seconds(v, "one_leader")) for v, t in leader.BROKEN.items()]
+    + [_case(v, c, p, n, _seconds(v, p)) for v, c, p, n in MEASURED]
     + [_case(ReplicaSetAnchor, {}, "no_over_provision", 9, 12.0), _case(WaterJugs, {}, "big_jug_never_4", 6, 0.3)]
 )
 
@@ -85,6 +120,8 @@ BROKEN = (
 @pytest.mark.parametrize("variant, config, prop, length", BROKEN)
 def test_bmc_finds_a_counterexample_as_short_as_bfs(variant, config, prop, length):
     ir = variant(**config).ir
+    if any(c is variant and p == prop for c, _, p, _ in MEASURED):    # not pinned by a spec test: BFS here
+        assert explore(ir, Options(properties=(prop,))).properties[prop].counterexample.length == length
     one_short = bmc(ir, length - 1, [prop], spec_errors=False) if 1 < length <= 6 else None
     if one_short is not None:     # nothing shorter (checked where it is cheap)
         assert (one_short.properties[prop].counterexample, one_short.stopped_by, one_short.extra["bound"]) == \
@@ -95,21 +132,6 @@ def test_bmc_finds_a_counterexample_as_short_as_bfs(variant, config, prop, lengt
         ("violated", length, "complete", length)
     confirmed = replay(ir, found.counterexample)
     assert confirmed.ok and confirmed.violations[prop] == length
-
-
-NAMESPACE_BROKEN = [namespace.RemovesWithFinalizer, namespace.AdmitsIntoTerminating, namespace.FinalizesOnCache]
-
-
-@pytest.mark.slow
-@LONG
-@pytest.mark.parametrize("variant", NAMESPACE_BROKEN, ids=lambda v: v.__name__)
-def test_bmc_agrees_with_bfs_on_the_namespace_variants(variant):
-    model = variant()
-    prop = namespace.NOT_GONE
-    bfs = model.checker().properties(prop).first().run().properties[prop].counterexample.length
-    r = bmc(model.ir, bfs, [prop], spec_errors=False)
-    assert (r.properties[prop].verdict, r.properties[prop].counterexample.length) == ("violated", bfs)
-    assert replay(model.ir, r.properties[prop].counterexample).violations[prop] == bfs
 
 
 def test_bmc_decides_every_kind_it_can_on_the_anchor():
