@@ -52,7 +52,7 @@ from .errors import ConfigError, ModelRuntimeError
 from .evaluate import Evaluator
 from .explicit import Options, Progress, PropertyPlan, empty_coverage
 from .expr import Expr
-from .ir import IR, Action, Property
+from .ir import IR, Action, Property, leaves_read
 from .result import DEADLOCK, CheckResult, Step, Trace
 
 __all__ = ["state_machine", "explore", "HypothesisOptions", "PropertyViolation", "DEFAULT_EXAMPLES",
@@ -289,17 +289,6 @@ def _depth(e: Expr, seen: dict[int, int] | None = None) -> int:
     return d
 
 
-def _leaves_read(e: Expr, out: set[str], seen: set[int]) -> set[str]:
-    if id(e) in seen:
-        return out
-    seen.add(id(e))
-    if e.op == "read":
-        out.add(e.data[0])
-    for a in e.args:
-        _leaves_read(a, out, seen)
-    return out
-
-
 # ---- the model, one state at a time --------------------------------------------------------------
 
 class _Kernel:
@@ -336,7 +325,7 @@ class _Kernel:
 
     def _mask(self, e: Expr) -> int:
         m = 0
-        for name in _leaves_read(e, set(), set()):
+        for name in leaves_read(e):
             m |= self.bit[name]
         return m
 

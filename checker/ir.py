@@ -26,7 +26,8 @@ from typing import Any, Iterator
 from .expr import Expr
 from .types import Leaf, ScalarType, Type
 
-__all__ = ["IR", "Variable", "Action", "Update", "Property", "ACTION_KINDS", "FAIRNESS", "PROPERTY_KINDS", "TEMPORAL_KINDS"]
+__all__ = ["IR", "Variable", "Action", "Update", "Property", "ACTION_KINDS", "FAIRNESS", "PROPERTY_KINDS", "TEMPORAL_KINDS",
+           "leaves_read"]
 
 ACTION_KINDS = ("system", "environment", "fault")
 FAIRNESS = (None, "weak", "strong")
@@ -160,3 +161,19 @@ def _prod(xs: Any) -> int:
     for x in xs:
         n *= x
     return n
+
+
+def leaves_read(e: Expr, out: set[str] | None = None, seen: set[int] | None = None) -> set[str]:
+    """The names of the leaves ``e`` reads (pre or post state), added to ``out``."""
+    out = set() if out is None else out
+    seen = set() if seen is None else seen
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if x.op == "read":
+            out.add(x.data[0])
+        stack.extend(x.args)
+    return out
