@@ -6,6 +6,9 @@ The IR becomes Z3 formulas (:mod:`kubecheck.z3encode`); three algorithms ask the
   without BDDs", TACAS 1999): one solver holds the path ``s0 -> s1 -> ... -> sk`` and grows it
   one step at a time; each property is asked at each depth under an assumption literal, so
   the first counterexample found is a shortest one: the length a breadth-first search finds.
+  Of two adjacent steps by commuting actions, only one order is kept (peephole partial-order
+  reduction, Wang, Yang, Kahlon, Gupta, TACAS 2008): the same states at every depth, far fewer
+  paths to them.
   A reachability goal (``sometimes``) with a witness holds; an invariant or step property
   with no counterexample up to the depth is ``unknown``, never a pass.
 - :func:`k_induction` (Sheeran, Singh, Stalmarck, "Checking safety properties using
