@@ -177,6 +177,7 @@ class CheckResult:
                                  else round(self.extra["liveness_seconds"], 3)),
             "bytes_per_state": self.extra.get("bytes_per_state"),
             "bound": self.extra.get("bound"),
+            "canonical": self.extra.get("canonical"),
             "coverage": {c.name: {"component": c.component, "kind": c.kind, "fired": c.fired,
                                   "new_states": c.new_states, "dormant": c.dormant or None}
                          for c in self.coverage},

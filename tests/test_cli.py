@@ -161,6 +161,7 @@ def test_check_json_anchor_is_the_whole_result(capsys: pytest.CaptureFixture[str
         "depth": 27,
         "bytes_per_state": 44.6,      # the vectorized engine's fingerprint table, parent links, last levels
         "bound": None,                # a symbolic engine's depth; breadth-first search has none
+        "canonical": None,            # the facts a proof assumed; only an induction proof has them
         "coverage": ANCHOR_COVERAGE,
         "properties": {
             "node_consistency": {"verdict": "holds", "counterexample": None},
@@ -277,7 +278,7 @@ def test_user_spec_file_is_checked_like_a_shipped_model(capsys: pytest.CaptureFi
     assert data == {
         "model": "counter", "config": {"limit": 3}, "engine": "vector", "symmetry": None, "stopped_by": "complete",
         "distinct_states": 4, "total_states": 5, "depth": 4, "bytes_per_state": 262150.5,  # a table's fixed size over 4 states
-        "bound": None,
+        "bound": None, "canonical": None,
         "coverage": {"worker_increment": {"component": "counter", "kind": "system", "fired": 3, "new_states": 3,
                                           "dormant": None},
                      "worker_reset": {"component": "counter", "kind": "system", "fired": 1, "new_states": 0,

@@ -458,8 +458,10 @@ def test_prove_exit_codes_and_json(capsys):
     doc = json.loads(out)
     assert (code, doc["engine"], doc["bound"], doc["stopped_by"]) == (0, "symbolic", 2, "complete")
     assert doc["properties"]["node_consistency"] == {"verdict": "proved", "counterexample": None}
+    assert doc["canonical"] == ["status[pod] == ABSENT => node[pod] == none"]
     code, out, _ = _prove(capsys, "water-jugs", "--property", "big_jug_never_4", "--depth", "6", "--json")
     doc = json.loads(out)
+    assert doc["canonical"] is None     # BMC alone assumes nothing
     assert (code, doc["properties"]["big_jug_never_4"]["verdict"]) == (1, "violated")
     assert doc["properties"]["big_jug_never_4"]["counterexample"]["length"] == 6
     code, out, _ = _prove(capsys, "water-jugs", "--property", "big_jug_never_4", "--depth", "3", "--induction", "1",
