@@ -134,8 +134,11 @@ def _houdini(ir: IR, facts: list[AbsentDefault]) -> tuple[AbsentDefault, ...]:
         answer = solver.check(*assumptions(), goal) if callable(assumptions) else solver.check(*assumptions, goal)
         if answer == z3.unsat:
             return False
-        if answer != z3.sat:        # undecided: keep nothing rather than assume what is not proved
-            alive.clear()
+        if answer != z3.sat:
+            reason = solver.reason_unknown()
+            if "cancel" in reason or "interrupt" in reason:
+                raise KeyboardInterrupt
+            alive.clear()           # undecided: keep nothing rather than assume what is not proved
             return False
         model = solver.model()
         for i in live:

@@ -579,13 +579,14 @@ def k_induction(ir: IR, k: int, property: str, *, lemmas: Sequence[str] | str = 
     clock = _Clock(time_limit)
     results = {q.name: PropertyResult(q.name, q.kind, "unknown") for q in joint}
     r = results[p.name]
-    enc = Encoder(ir, seeded_context(), absent_defaults(ir) if canonical else ())
+    enc = Encoder(ir, seeded_context())
     ctx = enc.ctx
     base = _Path(ir, enc, seeded_solver(ctx), "s")
     step = _Path(ir, enc, seeded_solver(ctx), "u", forward=False)
     stopped, bound, cti = "max_depth", 0, None
     how = ""
     try:
+        enc.facts = absent_defaults(ir) if canonical else ()
         s0 = base.new_state()
         base.solver.add(enc.initial(s0), enc.constraints(s0))
         u0 = step.new_state()
@@ -670,7 +671,7 @@ def action_proofs(ir: IR, invariant: str, lemmas: Sequence[str] | str = (), *, c
     lems = _lemmas(ir, p.name, lemmas, "a per-action proof")
     joint = [p] + lems
     clock = _Clock(time_limit)
-    enc = Encoder(ir, seeded_context(), absent_defaults(ir) if canonical else ())
+    enc = Encoder(ir, seeded_context())
     ctx = enc.ctx
     results = {q.name: PropertyResult(q.name, q.kind, "unknown") for q in joint}
     r = results[p.name]
@@ -679,6 +680,7 @@ def action_proofs(ir: IR, invariant: str, lemmas: Sequence[str] | str = (), *, c
     stopped = "complete"
     given = _with_lemmas(lems)
     try:
+        enc.facts = absent_defaults(ir) if canonical else ()
         init = _Path(ir, enc, seeded_solver(ctx), "s")
         s0 = init.new_state()
         init.solver.add(enc.initial(s0), enc.constraints(s0))

@@ -94,3 +94,15 @@ def test_no_counterexample_to_induction_starts_from_a_half_deleted_object():
     per_action = action_proofs(ir, prop)
     ctis = per_action.extra["cti"][prop]
     assert ctis and all(_broken_facts(ir, c.steps[0].state) == [] for c in ctis)
+
+
+def test_ctrl_c_while_the_facts_are_proved_stops_the_proof_honestly(monkeypatch):
+    import kubecheck.symbolic as symbolic
+
+    def interrupted(ir):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(symbolic, "absent_defaults", interrupted)
+    ir = build_model("replicaset-anchor", []).ir
+    for r in (k_induction(ir, 2, "node_consistency"), action_proofs(ir, "node_consistency")):
+        assert (r.stopped_by, r.properties["node_consistency"].verdict) == ("interrupted", "unknown")
