@@ -358,6 +358,9 @@ def _bmc_run(ir: IR, depth: int, names: list[str], results: dict[str, PropertyRe
     enc = Encoder(ir, seeded_context())
     zctx = enc.ctx
     solver = seeded_solver(zctx)
+    # Without relevancy propagation: a BMC path is mostly equalities the solver substitutes away, and the
+    # relevancy filter costs more than it saves there (about 30% faster on the suite's deeper cases).
+    solver.set("relevancy", 0)
     path = _Path(ir, enc, solver, "s", commuting=_commuting_actions(ir))
     props = {n: ir.property(n) for n in names if n != DEADLOCK}
     invariants = [p for p in props.values() if p.kind == "always"]
