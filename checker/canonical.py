@@ -33,7 +33,7 @@ from __future__ import annotations
 import itertools
 import weakref
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import z3
 
@@ -120,18 +120,22 @@ def absent_defaults(ir: IR) -> tuple[AbsentDefault, ...]:
 
 
 def _houdini(ir: IR, facts: list[AbsentDefault]) -> tuple[AbsentDefault, ...]:
+    """The largest subset of ``facts`` that holds initially and that every action preserves from a type-correct
+    state (inside the constraints) where the whole subset holds: one solver per action, each fact switched on by
+    a literal, and every model that breaks some fact drops all the facts it breaks."""
     enc = Encoder(ir, seeded_context())
     ctx = enc.ctx
     alive = dict.fromkeys(range(len(facts)), True)
 
-    def prune(solver: z3.Solver, assumptions: list[Any], terms: list[Any]) -> bool:
-        """Drop every live fact false in a model where some live fact is false; False when there is none."""
+    def prune(solver: z3.Solver, terms: list[Any], assumed: Callable[[], list[Any]] = list) -> bool:
+        """Drop every live fact that ``terms`` makes false in a model (of the solver, under the literals
+        ``assumed()`` gives) where some live fact is false; False when there is no such model."""
         live = [i for i in alive if not _is_true(terms[i])]
         if not live:
             return False
         goal = z3.FreshBool("broken", ctx)
         solver.add(z3.Implies(goal, z3.Or(*[z3.Not(_term(terms[i], ctx)) for i in live])))
-        answer = solver.check(*assumptions(), goal) if callable(assumptions) else solver.check(*assumptions, goal)
+        answer = solver.check(*assumed(), goal)
         if answer == z3.unsat:
             return False
         if answer != z3.sat:
@@ -150,7 +154,7 @@ def _houdini(ir: IR, facts: list[AbsentDefault]) -> tuple[AbsentDefault, ...]:
     s0 = fresh_state(ir, "init", ctx)
     init.add(_term(enc.initial(s0), ctx))
     at_init = [f.holds(s0) for f in facts]
-    while prune(init, [], at_init):
+    while prune(init, at_init):
         pass
 
     pre, post = fresh_state(ir, "pre", ctx), fresh_state(ir, "post", ctx)
@@ -169,7 +173,7 @@ def _houdini(ir: IR, facts: list[AbsentDefault]) -> tuple[AbsentDefault, ...]:
     while changed:
         changed = False
         for s in solvers:
-            while prune(s, lambda: [on[i] for i in alive], in_post):
+            while prune(s, in_post, lambda: [on[i] for i in alive]):
                 changed = True
     return tuple(facts[i] for i in alive)
 
