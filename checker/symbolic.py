@@ -63,7 +63,8 @@ import z3
 
 from .canonical import absent_defaults
 from .errors import ConfigError, ModelRuntimeError
-from .ir import IR, TEMPORAL_KINDS, Property, leaves_read
+from .expr import Expr
+from .ir import IR, TEMPORAL_KINDS, Action, Property, leaves_read
 from .ownership import check_ownership
 from .result import DEADLOCK, CheckResult, PropertyResult, Step, Trace
 from .z3encode import ActionRelation, Encoder, decode_state, fresh_state, seeded_context, seeded_solver
@@ -140,9 +141,9 @@ class _Path:
     states: list[tuple] = field(default_factory=list)
     selectors: list[Any] = field(default_factory=list)           # selectors[j]: which action takes step j
     relations: list[list[ActionRelation]] = field(default_factory=list)
-    # commuting[k]: the actions of lower index that commute with action k; where given (forward paths only),
-    # two adjacent steps that commute take the lower index first (see _commuting_actions).
-    commuting: list[list[int]] | None = None
+    # commuting[k][b]: when instances of actions k and b <= k commute (see _commuting_actions); where given
+    # (forward paths only), two adjacent steps by commuting instances take the lower one first.
+    commuting: list[dict[int, Overlaps]] | None = None
 
     def new_state(self) -> tuple:
         st = fresh_state(self.ir, f"{self.name}{len(self.states)}", self.enc.ctx)
@@ -189,10 +190,25 @@ class _Path:
         if self.commuting is not None and j >= 3:
             # Steps j-2 and j-1, never the newest pair: the last step stays free, so that a step property's
             # violating transition is kept as it is.
-            first, second = self.selectors[j - 2], self.selectors[j - 1]
-            self.solver.add(*[z3.Implies(first == k, z3.And(*[second != b for b in lower]))
-                              for k, lower in enumerate(self.commuting) if lower])
+            self.solver.add(*self._in_order(j - 2))
         return st
+
+    def _in_order(self, j: int) -> list[Any]:
+        """Steps j and j+1 do not take two commuting instances with the higher one first."""
+        ctx, enc, state = self.enc.ctx, self.enc, self.states[j]
+        first, second = self.selectors[j], self.selectors[j + 1]
+        out = []
+        for k, row in enumerate(self.commuting or []):
+            for b, overlaps in row.items():
+                p, q = self.relations[j][k].params, self.relations[j + 1][b].params
+                apart = [z3.Or(*[_differ(enc.encode(x, state, None, p).value, enc.encode(y, state, None, q).value,
+                                         ctx) for x, y in zip(xs, ys)] or [z3.BoolVal(False, ctx)])
+                         for xs, ys in overlaps]
+                if b == k:       # the same action: ordered by its parameters
+                    names = [x.data for x in self.ir.actions[k].params]
+                    apart.append(_lex_less([q[n] for n in names], [p[n] for n in names], ctx))
+                out.append(z3.Not(z3.And(first == k, second == b, *apart)))
+        return out
 
     def acting(self, j: int) -> Any:
         sel, actions = self.selectors[j], self.ir.actions
@@ -218,40 +234,104 @@ class _Path:
         return Trace(self.ir.model, dict(self.ir.config), tuple(steps), violation)
 
 
-def _commuting_actions(ir: IR) -> list[list[int]]:
-    """For each action, the actions of lower index that commute with it: neither writes a leaf the other reads
-    or writes, and neither writes a leaf a state constraint reads.
+@dataclass(frozen=True)
+class _Access:
+    """One read or write of an action: a leaf, at the index the action's parameters give (``None``: at a
+    position that depends on the state or on a ``forall`` binder, so any position of the leaf)."""
+
+    leaf: str
+    write: bool
+    index: tuple[Expr, ...] | None
+
+
+def _accesses(a: Action) -> list[_Access]:
+    out: list[_Access] = []
+    seen: set[int] = set()
+
+    def reads(e: Expr) -> None:
+        stack = [e]
+        while stack:
+            x = stack.pop()
+            if id(x) in seen:
+                continue
+            seen.add(id(x))
+            if x.op == "read":
+                out.append(_Access(x.data[0], False, x.args if all(_of_params(i) for i in x.args) else None))
+            stack.extend(x.args)
+
+    reads(a.guard)
+    for u in a.updates:
+        reads(u.value)
+        for ix in u.index:
+            reads(ix)
+        fixed = not u.binders and all(_of_params(ix) for ix in u.index)
+        out.append(_Access(u.leaf, True, u.index if fixed else None))
+    return out
+
+
+def _of_params(e: Expr) -> bool:
+    """``e`` depends on the action's parameters and constants only."""
+    return e.op not in ("read", "bound") and all(_of_params(x) for x in e.args)
+
+
+Overlaps = tuple[tuple[tuple[Expr, ...], tuple[Expr, ...]], ...]
+
+
+def _commuting_actions(ir: IR) -> list[dict[int, Overlaps]]:
+    """For each action ``k``, the actions ``b <= k`` some of whose instances commute with some of ``k``'s: for
+    each, the pairs of index tuples (``k``'s, ``b``'s) that must differ (all of them) for two instances to commute.
+    An empty tuple: every instance of one commutes with every instance of the other.
+
+    Two instances commute when neither writes a position the other reads or writes, and neither writes a leaf a
+    state constraint reads. Positions are compared where the parameters alone give them; elsewhere the whole
+    leaf counts.
 
     Peephole partial-order reduction (Wang, Yang, Kahlon, Gupta, "Peephole partial order
-    reduction", TACAS 2008): of two adjacent steps by commuting actions, BMC keeps only the
-    order that takes the lower index first. Swapping them leaves both enabled and the state
-    after them unchanged, so every path can be sorted into that order without changing its
-    length or its last state. A shortest counterexample stays one: a violation at the state
-    the swap changes would be a shorter counterexample. A constraint leaf neither writes keeps
-    the swapped state inside the constraints. Every depth's set of states is the same, with
-    far fewer paths to them."""
+    reduction", TACAS 2008): of two adjacent steps by commuting instances, BMC keeps only the
+    order that takes the lower one first (by action, then parameters). Swapping them leaves
+    both enabled and the state after them unchanged, so every path can be sorted into that
+    order without changing its length or its last state. A shortest counterexample stays one:
+    a violation at the state the swap changes would be a shorter counterexample. A constraint
+    leaf neither writes keeps the swapped state inside the constraints. Every depth's set of
+    states is the same, with far fewer paths to them."""
     constrained: set[str] = set()
     for c in ir.constraints:
         leaves_read(c, constrained)
-    reads, writes = [], []
-    for a in ir.actions:
-        r = leaves_read(a.guard)
-        for u in a.updates:
-            leaves_read(u.value, r)
-            for ix in u.index:
-                leaves_read(ix, r)
-        reads.append(r)
-        writes.append(set(a.writes))
-    out: list[list[int]] = []
+    accesses = [_accesses(a) for a in ir.actions]
+    out: list[dict[int, Overlaps]] = []
     for k in range(len(ir.actions)):
-        lower = []
-        for b in range(k):
-            if writes[k] & constrained or writes[b] & constrained:
+        row: dict[int, Overlaps] = {}
+        for b in range(k + 1):
+            if {x.leaf for x in accesses[k] + accesses[b] if x.write} & constrained:
                 continue
-            if writes[k] & (reads[b] | writes[b]) or writes[b] & reads[k]:
-                continue
-            lower.append(b)
-        out.append(lower)
+            overlaps = []
+            for x in accesses[k]:
+                for y in accesses[b]:
+                    if x.leaf != y.leaf or not (x.write or y.write):
+                        continue
+                    if x.index is None or y.index is None:
+                        break
+                    overlaps.append((x.index, y.index))
+                else:
+                    continue
+                break
+            else:
+                row[b] = tuple(dict.fromkeys(overlaps))
+        out.append(row)
+    return out
+
+
+def _differ(a: Any, b: Any, ctx: z3.Context) -> Any:
+    if isinstance(a, (bool, int)) and isinstance(b, (bool, int)):
+        return z3.BoolVal(a != b, ctx)
+    return a != b
+
+
+def _lex_less(xs: list[Any], ys: list[Any], ctx: z3.Context) -> Any:
+    """The tuple ``xs`` comes before ``ys`` (Z3 integers, compared left to right)."""
+    out: Any = z3.BoolVal(False, ctx)
+    for x, y in reversed(list(zip(xs, ys))):
+        out = z3.Or(x < y, z3.And(x == y, out))
     return out
 
 
