@@ -27,7 +27,7 @@ from .expr import Expr
 from .types import Leaf, ScalarType, Type
 
 __all__ = ["IR", "Variable", "Action", "Update", "Property", "ACTION_KINDS", "FAIRNESS", "PROPERTY_KINDS", "TEMPORAL_KINDS",
-           "leaves_read"]
+           "leaves_read", "subexpressions"]
 
 ACTION_KINDS = ("system", "environment", "fault")
 FAIRNESS = (None, "weak", "strong")
@@ -163,9 +163,8 @@ def _prod(xs: Any) -> int:
     return n
 
 
-def leaves_read(e: Expr, out: set[str] | None = None, seen: set[int] | None = None) -> set[str]:
-    """The names of the leaves ``e`` reads (pre or post state), added to ``out``."""
-    out = set() if out is None else out
+def subexpressions(e: Expr, seen: set[int] | None = None) -> Iterator[Expr]:
+    """Every node of the DAG under ``e`` (itself included), each once (``seen``: ids of nodes to skip, updated)."""
     seen = set() if seen is None else seen
     stack = [e]
     while stack:
@@ -173,7 +172,12 @@ def leaves_read(e: Expr, out: set[str] | None = None, seen: set[int] | None = No
         if id(x) in seen:
             continue
         seen.add(id(x))
-        if x.op == "read":
-            out.add(x.data[0])
+        yield x
         stack.extend(x.args)
+
+
+def leaves_read(e: Expr, out: set[str] | None = None, seen: set[int] | None = None) -> set[str]:
+    """The names of the leaves ``e`` reads (pre or post state), added to ``out``."""
+    out = set() if out is None else out
+    out.update(x.data[0] for x in subexpressions(e, seen) if x.op == "read")
     return out

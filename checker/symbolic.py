@@ -64,7 +64,7 @@ import z3
 from .canonical import absent_defaults
 from .errors import ConfigError, ModelRuntimeError
 from .expr import Expr
-from .ir import IR, TEMPORAL_KINDS, Action, Property, leaves_read
+from .ir import IR, TEMPORAL_KINDS, Action, Property, leaves_read, subexpressions
 from .ownership import check_ownership
 from .result import DEADLOCK, CheckResult, PropertyResult, Step, Trace
 from .z3encode import ActionRelation, Encoder, decode_state, fresh_state, seeded_context, seeded_solver
@@ -249,15 +249,9 @@ def _accesses(a: Action) -> list[_Access]:
     seen: set[int] = set()
 
     def reads(e: Expr) -> None:
-        stack = [e]
-        while stack:
-            x = stack.pop()
-            if id(x) in seen:
-                continue
-            seen.add(id(x))
+        for x in subexpressions(e, seen):
             if x.op == "read":
                 out.append(_Access(x.data[0], False, x.args if all(_of_params(i) for i in x.args) else None))
-            stack.extend(x.args)
 
     reads(a.guard)
     for u in a.updates:
