@@ -67,7 +67,8 @@ from .expr import Expr
 from .ir import IR, TEMPORAL_KINDS, Action, Property, leaves_read, subexpressions
 from .ownership import check_ownership
 from .result import DEADLOCK, CheckResult, PropertyResult, Step, Trace
-from .z3encode import ActionRelation, Encoder, decode_state, fresh_state, seeded_context, seeded_solver
+from .z3encode import (ActionRelation, Encoder, _and, _eq, _is_const, _not, _or, decode_state, fresh_state,
+                       seeded_context, seeded_solver)
 
 __all__ = ["bmc", "k_induction", "action_proofs", "prove", "ALL", "CTI_NOTE"]
 
@@ -201,13 +202,14 @@ class _Path:
         for k, row in enumerate(self.commuting or []):
             for b, overlaps in row.items():
                 p, q = self.relations[j][k].params, self.relations[j + 1][b].params
-                apart = [z3.Or(*[_differ(enc.encode(x, state, None, p).value, enc.encode(y, state, None, q).value,
-                                         ctx) for x, y in zip(xs, ys)] or [z3.BoolVal(False, ctx)])
-                         for xs, ys in overlaps]
+                apart = [_or(*[_not(_eq(enc.encode(x, state, None, p).value, enc.encode(y, state, None, q).value))
+                               for x, y in zip(xs, ys)]) for xs, ys in overlaps]
                 if b == k:       # the same action: ordered by its parameters
                     names = [x.data for x in self.ir.actions[k].params]
                     apart.append(_lex_less([q[n] for n in names], [p[n] for n in names], ctx))
-                out.append(z3.Not(z3.And(first == k, second == b, *apart)))
+                both = _and(first == k, second == b, *apart)
+                if not _is_const(both):      # a constant False: these two never commute
+                    out.append(z3.Not(both))
         return out
 
     def acting(self, j: int) -> Any:
@@ -313,12 +315,6 @@ def _commuting_actions(ir: IR) -> list[dict[int, Overlaps]]:
                 row[b] = tuple(dict.fromkeys(overlaps))
         out.append(row)
     return out
-
-
-def _differ(a: Any, b: Any, ctx: z3.Context) -> Any:
-    if isinstance(a, (bool, int)) and isinstance(b, (bool, int)):
-        return z3.BoolVal(a != b, ctx)
-    return a != b
 
 
 def _lex_less(xs: list[Any], ys: list[Any], ctx: z3.Context) -> Any:
